@@ -1,0 +1,1 @@
+"""Sites, donors, donations, devices, disks, events and the device lifecycle."""

@@ -1,0 +1,218 @@
+"""Device services: look-up, listing, transitions with their events, wipe and image proofs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from inventory import lifecycle
+from inventory.db import write_transaction
+from inventory.errors import Conflict, Invalid, NotFound
+from inventory.history import DISK_SANITIZED, IMAGE_VERIFIED, PastEvent, storage_facts
+from inventory.states import KINDS_WITHOUT_STORAGE, DeviceKind, DeviceState
+from inventory.tables import Device, Disk, Event
+from inventory.tags import parse_tag
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def get_device(code: str) -> dict[str, Any]:
+    """The device a scanned code names; TagError for a misread, NotFound for an unknown tag."""
+    tag = str(parse_tag(code))
+    row = await Device.select().where(Device.asset_tag == tag).first().output(load_json=True)
+    if row is None:
+        raise NotFound(f"Aucun appareil ne porte l'étiquette {tag}.")
+    return row
+
+
+async def device_disks(device_id: int) -> list[dict[str, Any]]:
+    return await Disk.select().where(Disk.device == device_id).order_by(Disk.id)
+
+
+async def device_events(device_id: int) -> list[dict[str, Any]]:
+    return await (
+        Event.select().where(Event.device == device_id).order_by(Event.id).output(load_json=True)
+    )
+
+
+async def device_facts(device: dict[str, Any], **domain_facts: Any) -> lifecycle.Facts:
+    """Gather what the guards need from the database; other domains add what only they know."""
+    has_storage = DeviceKind(device["kind"]) not in KINDS_WITHOUT_STORAGE
+    events = [
+        PastEvent(kind=e["kind"], to_state=e["to_state"], payload=e["payload"] or {})
+        for e in await device_events(device["id"])
+    ]
+    disk_ids = [d["id"] for d in await device_disks(device["id"])]
+    sanitized, imaged = storage_facts(events, disk_ids)
+    return lifecycle.Facts(
+        has_storage=has_storage, disks_sanitized=sanitized, image_verified=imaged, **domain_facts
+    )
+
+
+async def apply_transition(
+    code: str,
+    transition: str,
+    actor: str,
+    *,
+    reason: str | None = None,
+    note: str = "",
+    expected_version: int | None = None,
+    domain_facts: dict[str, Any] | None = None,
+    loan_id: int | None = None,
+) -> dict[str, Any]:
+    """Apply a named transition and write its event in the same transaction (invariants 3, 7).
+
+    Called without `domain_facts`, as the generic API does, the transitions that belong to
+    another domain (checkout, returns) are refused: only that domain knows their facts.
+    """
+    if domain_facts is None and transition in lifecycle.DOMAIN_ONLY:
+        raise Conflict("Cette opération se fait depuis l'écran des prêts et retours.")
+    async with write_transaction(Device):
+        device = await get_device(code)
+        if expected_version is not None and device["version"] != expected_version:
+            raise Conflict(
+                f"L'appareil {device['asset_tag']} a changé entre-temps "
+                f"(version {device['version']}, attendue {expected_version}) : rechargez."
+            )
+        facts = await device_facts(device, reason=reason, **(domain_facts or {}))
+        state = DeviceState(device["state"])
+        try:
+            target = lifecycle.decide(state, transition, facts)
+        except lifecycle.TransitionRefused as refusal:
+            raise Conflict(f"{device['asset_tag']} : {refusal}") from None
+        updated = (
+            await Device.update(
+                {Device.state: target, Device.version: Device.version + 1, Device.updated_at: now()}
+            )
+            .where((Device.id == device["id"]) & (Device.version == device["version"]))
+            .returning(Device.id)
+        )
+        if not updated:
+            raise Conflict(
+                f"L'appareil {device['asset_tag']} vient d'être modifié par une autre opération."
+            )
+        payload: dict[str, Any] = {"transition": transition}
+        if reason:
+            payload["reason"] = reason
+        if note:
+            payload["note"] = note
+        if lifecycle.TRANSITIONS[transition].custody_change:
+            payload["custody_change"] = True
+        await write_event(device["id"], actor, transition, state, target, payload, loan_id=loan_id)
+        return await Device.select().where(Device.id == device["id"]).first().output(load_json=True)
+
+
+async def write_event(
+    device_id: int | None,
+    actor: str,
+    kind: str,
+    from_state: str | None,
+    to_state: str | None,
+    payload: dict[str, Any],
+    *,
+    loan_id: int | None = None,
+) -> None:
+    """Append an event; callers run it inside the transaction of the change it records."""
+    await Event.insert(
+        Event(
+            device=device_id,
+            loan_id=loan_id,
+            actor=actor,
+            at=now(),
+            kind=kind,
+            from_state=from_state,
+            to_state=to_state,
+            payload=payload,
+        )
+    )
+
+
+async def record_disk_sanitized(
+    disk_id: int, passed: bool, actor: str, details: dict[str, Any]
+) -> None:
+    """Record the outcome of a disk's sanitization on its device's history."""
+    async with write_transaction(Disk):
+        disk = await Disk.select().where(Disk.id == disk_id).first()
+        if disk is None:
+            raise NotFound(f"Disque {disk_id} inconnu.")
+        payload = {**details, "disk_id": disk_id, "passed": passed}
+        await write_event(disk["device"], actor, DISK_SANITIZED, None, None, payload)
+
+
+async def record_image_verified(
+    code: str, verified: bool, actor: str, details: dict[str, Any]
+) -> None:
+    """Record the outcome of an imaging on the device's history."""
+    async with write_transaction(Device):
+        device = await get_device(code)
+        payload = {**details, "verified": verified}
+        await write_event(device["id"], actor, IMAGE_VERIFIED, None, None, payload)
+
+
+async def add_disk(
+    device_id: int | None,
+    *,
+    model: str,
+    serial: str,
+    size_bytes: int,
+    transport: str = "other",
+    rotational: bool = False,
+) -> int:
+    rows = await Disk.insert(
+        Disk(
+            device=device_id,
+            model=model,
+            serial=serial,
+            size_bytes=size_bytes,
+            transport=transport,
+            rotational=rotational,
+        )
+    ).returning(Disk.id)
+    return rows[0]["id"]
+
+
+@dataclass(frozen=True)
+class DeviceFilter:
+    state: str | None = None
+    site: int | None = None
+    donation: int | None = None
+    kind: str | None = None
+    grade: str | None = None
+    text: str | None = None
+
+
+async def list_devices(
+    filters: DeviceFilter, page: int = 1, per_page: int = 50
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of devices matching the filters, newest first, and the total count."""
+    if page < 1 or not 1 <= per_page <= 500:
+        raise Invalid("La page commence à 1 et compte de 1 à 500 appareils.")
+    where = []
+    if filters.state:
+        where.append(Device.state == filters.state)
+    if filters.site is not None:
+        where.append(Device.site == filters.site)
+    if filters.donation is not None:
+        where.append(Device.donation == filters.donation)
+    if filters.kind:
+        where.append(Device.kind == filters.kind)
+    if filters.grade:
+        where.append(Device.grade == filters.grade)
+    if filters.text:
+        pattern = f"%{filters.text.strip()}%"
+        where.append(
+            Device.asset_tag.ilike(pattern)
+            | Device.brand.ilike(pattern)
+            | Device.model.ilike(pattern)
+            | Device.serial.ilike(pattern)
+        )
+    query = Device.select().order_by(Device.id, ascending=False)
+    count = Device.count()
+    if where:
+        query = query.where(*where)
+        count = count.where(*where)
+    rows = await query.limit(per_page).offset((page - 1) * per_page).output(load_json=True)
+    return rows, await count

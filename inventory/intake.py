@@ -1,0 +1,145 @@
+"""Intake: sites, donors, donations, and the asset tags allocated to what arrives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from inventory import config
+from inventory.db import write_transaction
+from inventory.devices import now, write_event
+from inventory.errors import Invalid
+from inventory.history import REGISTERED
+from inventory.states import DeviceKind, DeviceState, DonorKind
+from inventory.tables import Device, Donation, Donor, Site, TagCounter
+from inventory.tags import format_tag
+
+MAX_DEVICES_PER_DONATION = 2000
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """What is known of a device at intake; everything but the kind may be blank."""
+
+    kind: str = DeviceKind.laptop
+    brand: str = ""
+    model: str = ""
+    serial: str = ""
+
+
+async def create_site(name: str, address: str = "", phone: str = "") -> dict[str, Any]:
+    name = name.strip()
+    if not name:
+        raise Invalid("Le nom du site est obligatoire.")
+    if await Site.exists().where(Site.name == name):
+        raise Invalid(f"Le site « {name} » existe déjà.")
+    rows = await Site.insert(Site(name=name, address=address, phone=phone)).returning(
+        *Site.all_columns()
+    )
+    return rows[0]
+
+
+async def create_donor(name: str, kind: str, contact_email: str = "") -> dict[str, Any]:
+    name = name.strip()
+    if not name:
+        raise Invalid("Le nom du donateur est obligatoire.")
+    if kind not in DonorKind.__members__.values():
+        raise Invalid(
+            "Type de donateur inconnu : entreprise (company), organisme public (public_body), "
+            "école (school), association ou particulier (individual)."
+        )
+    rows = await Donor.insert(
+        Donor(name=name, kind=kind, contact_email=contact_email.strip(), created_at=now())
+    ).returning(*Donor.all_columns())
+    return rows[0]
+
+
+async def allocate_tags(count: int) -> list[str]:
+    """Reserve `count` consecutive tag numbers; call inside a write transaction.
+
+    One UPDATE ... RETURNING bumps the counter: the row lock (PostgreSQL) or the write lock
+    (SQLite) makes concurrent intakes queue instead of sharing numbers.
+    """
+    prefix = config.tag_prefix()
+    for _ in range(2):
+        rows = (
+            await TagCounter.update({TagCounter.last_value: TagCounter.last_value + count})
+            .where(TagCounter.prefix == prefix)
+            .returning(TagCounter.last_value)
+        )
+        if rows:
+            last = rows[0]["last_value"]
+            return [format_tag(prefix, n) for n in range(last - count + 1, last + 1)]
+        await TagCounter.insert(TagCounter(prefix=prefix, last_value=0)).on_conflict(
+            action="DO NOTHING"
+        )
+    raise RuntimeError("tag counter row vanished")
+
+
+async def register_donation(
+    *,
+    donor_id: int,
+    site_id: int,
+    received_on: date,
+    devices: list[DeviceSpec],
+    actor: str,
+    notes: str = "",
+    weee_reference: str = "",
+) -> dict[str, Any]:
+    """Record a lot and its devices, each with a fresh tag and its intake event, in one go."""
+    if not 1 <= len(devices) <= MAX_DEVICES_PER_DONATION:
+        raise Invalid(f"Un don compte de 1 à {MAX_DEVICES_PER_DONATION} appareils.")
+    for spec in devices:
+        if spec.kind not in DeviceKind.__members__.values():
+            raise Invalid(f"Type d'appareil inconnu : « {spec.kind} ».")
+    if received_on > date.today():
+        raise Invalid("La date de réception ne peut pas être dans le futur.")
+    async with write_transaction(Donation):
+        if not await Donor.exists().where(Donor.id == donor_id):
+            raise Invalid(f"Donateur {donor_id} inconnu.")
+        if not await Site.exists().where(Site.id == site_id):
+            raise Invalid(f"Site {site_id} inconnu.")
+        donation = (
+            await Donation.insert(
+                Donation(
+                    donor=donor_id,
+                    site=site_id,
+                    received_on=received_on,
+                    notes=notes,
+                    weee_reference=weee_reference,
+                    created_at=now(),
+                )
+            ).returning(*Donation.all_columns())
+        )[0]
+        tags = await allocate_tags(len(devices))
+        stamp = now()
+        rows = await Device.insert(
+            *[
+                Device(
+                    asset_tag=tag,
+                    kind=spec.kind,
+                    brand=spec.brand.strip(),
+                    model=spec.model.strip(),
+                    serial=spec.serial.strip(),
+                    state=DeviceState.received,
+                    donation=donation["id"],
+                    site=site_id,
+                    facts={},
+                    version=1,
+                    created_at=stamp,
+                    updated_at=stamp,
+                )
+                for tag, spec in zip(tags, devices, strict=True)
+            ]
+        ).returning(Device.id, Device.asset_tag)
+        for row in rows:
+            await write_event(
+                row["id"],
+                actor,
+                REGISTERED,
+                None,
+                DeviceState.received,
+                {"donation_id": donation["id"], "custody_change": True},
+            )
+        return {**donation, "tags": [r["asset_tag"] for r in rows]}

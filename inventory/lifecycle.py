@@ -1,0 +1,282 @@
+"""The device lifecycle as pure rules: states, named transitions, and guards over facts.
+
+No I/O here. Services gather the facts, call `decide`, and persist the outcome with its event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from inventory.states import STATE_LABELS_FR, RetirementReason
+from inventory.states import DeviceState as S
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the guards need to know about a device at the moment of a transition."""
+
+    has_storage: bool = True
+    # Invariant 1: every disk has a passed sanitization newer than the last custody change...
+    disks_sanitized: bool = False
+    # ...and a verified imaging record newer than that wipe.
+    image_verified: bool = False
+    loan_open: bool = False
+    charter_signed: bool = False
+    reason: str | None = None
+
+
+Guard = Callable[[Facts], str | None]
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    sources: frozenset[S]
+    target: S
+    guards: tuple[Guard, ...] = ()
+    # A custody change (intake, return) voids earlier wipes: the device may hold new data.
+    custody_change: bool = False
+    label_fr: str = ""
+
+
+class TransitionRefused(Exception):
+    """A transition that the rules do not allow now; the message is a sentence for a person."""
+
+
+def _needs_storage(facts: Facts) -> str | None:
+    if not facts.has_storage:
+        return "Cet appareil n'a pas de stockage : il n'a rien à effacer."
+    return None
+
+
+def _without_storage(facts: Facts) -> str | None:
+    if facts.has_storage:
+        return "Un appareil avec stockage doit être effacé puis installé avant d'être prêt."
+    return None
+
+
+def _disks_sanitized(facts: Facts) -> str | None:
+    if facts.has_storage and not facts.disks_sanitized:
+        return (
+            "Chaque disque doit avoir un effacement réussi postérieur à la dernière prise "
+            "en charge de l'appareil."
+        )
+    return None
+
+
+def _image_verified(facts: Facts) -> str | None:
+    if facts.has_storage and not facts.image_verified:
+        return "L'appareil doit avoir une installation vérifiée postérieure à son effacement."
+    return None
+
+
+def _ready_for_borrower(facts: Facts) -> str | None:
+    return _disks_sanitized(facts) or _image_verified(facts)
+
+
+def _charter_signed(facts: Facts) -> str | None:
+    if not facts.charter_signed:
+        return "Un prêt exige une charte signée : passez par l'écran de prêt."
+    return None
+
+
+def _loan_open(facts: Facts) -> str | None:
+    if not facts.loan_open:
+        return "Aucun prêt en cours pour cet appareil."
+    return None
+
+
+def _no_open_loan(facts: Facts) -> str | None:
+    if facts.loan_open:
+        return "Un prêt est encore ouvert pour cet appareil : enregistrez d'abord son retour."
+    return None
+
+
+WORKSHOP_REASONS = frozenset(
+    {RetirementReason.parts, RetirementReason.recycled_weee, RetirementReason.given}
+)
+LOSS_REASONS = frozenset({RetirementReason.lost, RetirementReason.stolen})
+
+
+def _workshop_retirement(facts: Facts) -> str | None:
+    if facts.reason not in WORKSHOP_REASONS:
+        return "Motif de sortie attendu : pièces, recyclage DEEE ou don."
+    if facts.reason == RetirementReason.given and facts.has_storage and not facts.disks_sanitized:
+        return "Un appareil donné doit d'abord être effacé : aucune donnée ne part avec lui."
+    return None
+
+
+def _loss_retirement(facts: Facts) -> str | None:
+    if facts.reason not in LOSS_REASONS:
+        return "Un appareil en prêt ne sort du parc que perdu ou volé."
+    return None
+
+
+_STORAGE_STATES = frozenset({S.received, S.to_wipe, S.wiped, S.imaged, S.ready, S.in_repair})
+
+TRANSITIONS: dict[str, Transition] = {
+    t.name: t
+    for t in (
+        Transition(
+            "triage",
+            frozenset({S.received}),
+            S.to_wipe,
+            (_needs_storage,),
+            label_fr="Trier : à effacer",
+        ),
+        Transition(
+            "wipe_passed",
+            frozenset({S.to_wipe}),
+            S.wiped,
+            (_disks_sanitized,),
+            label_fr="Effacement réussi",
+        ),
+        Transition(
+            "image_verified",
+            frozenset({S.wiped}),
+            S.imaged,
+            (_image_verified,),
+            label_fr="Installation vérifiée",
+        ),
+        Transition(
+            "qualify",
+            frozenset({S.imaged}),
+            S.ready,
+            (_ready_for_borrower,),
+            label_fr="Étiqueté et contrôlé : prêt",
+        ),
+        Transition(
+            "qualify_without_storage",
+            frozenset({S.received}),
+            S.ready,
+            (_without_storage,),
+            label_fr="Sans stockage : prêt",
+        ),
+        Transition(
+            "rewipe",
+            frozenset({S.wiped, S.imaged, S.ready}),
+            S.to_wipe,
+            (_needs_storage,),
+            label_fr="Renvoyer à l'effacement",
+        ),
+        Transition(
+            "checkout", frozenset({S.ready}), S.loaned, (_charter_signed,), label_fr="Prêter"
+        ),
+        Transition(
+            "return_end",
+            frozenset({S.loaned}),
+            S.to_wipe,
+            (_needs_storage,),
+            custody_change=True,
+            label_fr="Retour de fin de prêt",
+        ),
+        Transition(
+            "return_without_storage",
+            frozenset({S.loaned}),
+            S.ready,
+            (_without_storage,),
+            custody_change=True,
+            label_fr="Retour (sans stockage)",
+        ),
+        Transition(
+            "repair_during_loan",
+            frozenset({S.loaned}),
+            S.in_repair,
+            (_loan_open,),
+            label_fr="Réparation pendant le prêt",
+        ),
+        Transition(
+            "repair_in_workshop",
+            frozenset({S.ready}),
+            S.in_repair,
+            (),
+            label_fr="Mettre en réparation",
+        ),
+        Transition(
+            "repaired_to_borrower",
+            frozenset({S.in_repair}),
+            S.loaned,
+            (_loan_open,),
+            label_fr="Réparé : rendu à l'emprunteur",
+        ),
+        Transition(
+            "repaired",
+            frozenset({S.in_repair}),
+            S.ready,
+            (_no_open_loan, _ready_for_borrower),
+            label_fr="Réparé : prêt",
+        ),
+        Transition(
+            "swap_out",
+            frozenset({S.in_repair}),
+            S.to_wipe,
+            (_no_open_loan, _needs_storage),
+            custody_change=True,
+            label_fr="Échangé : à effacer",
+        ),
+        Transition(
+            "retire",
+            _STORAGE_STATES,
+            S.retired,
+            (_no_open_loan, _workshop_retirement),
+            label_fr="Sortir du parc",
+        ),
+        Transition(
+            "declare_lost",
+            frozenset({S.loaned, S.in_repair}),
+            S.retired,
+            (_loss_retirement,),
+            label_fr="Déclarer perdu ou volé",
+        ),
+    )
+}
+
+# Transitions that belong to another domain's service, which supplies the facts it alone knows.
+DOMAIN_ONLY = frozenset(
+    {
+        "checkout",
+        "repaired_to_borrower",
+        "repair_during_loan",
+        "return_end",
+        "return_without_storage",
+        "declare_lost",
+    }
+)
+
+
+def decide(state: S, transition_name: str, facts: Facts) -> S:
+    """Return the target state of `transition_name` from `state`, or raise TransitionRefused."""
+    transition = TRANSITIONS.get(transition_name)
+    if transition is None:
+        raise TransitionRefused(f"Transition inconnue : « {transition_name} ».")
+    if state not in transition.sources:
+        raise TransitionRefused(
+            f"« {transition.label_fr} » est impossible depuis l'état « {STATE_LABELS_FR[state]} »."
+        )
+    for guard in transition.guards:
+        refusal = guard(facts)
+        if refusal:
+            raise TransitionRefused(refusal)
+    return transition.target
+
+
+def allowed(state: S, facts: Facts) -> list[str]:
+    """Names of the transitions that `decide` would accept now, for menus and scan rows."""
+    names = []
+    for name in TRANSITIONS:
+        try:
+            decide(state, name, facts)
+        except TransitionRefused:
+            continue
+        names.append(name)
+    return names
+
+
+def replay(to_states: Iterable[str | None]) -> S | None:
+    """The state that a device's events give, in order; None before its intake event."""
+    state: S | None = None
+    for to_state in to_states:
+        if to_state is not None:
+            state = S(to_state)
+    return state

@@ -1,0 +1,72 @@
+"""Vocabularies of the inventory: device states, kinds, grades, donor kinds, retirement reasons."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class DeviceState(StrEnum):
+    received = "received"
+    to_wipe = "to_wipe"
+    wiped = "wiped"
+    imaged = "imaged"
+    ready = "ready"
+    loaned = "loaned"
+    in_repair = "in_repair"
+    retired = "retired"
+
+
+STATE_LABELS_FR: dict[DeviceState, str] = {
+    DeviceState.received: "Reçu",
+    DeviceState.to_wipe: "À effacer",
+    DeviceState.wiped: "Effacé",
+    DeviceState.imaged: "Installé",
+    DeviceState.ready: "Prêt",
+    DeviceState.loaned: "Prêté",
+    DeviceState.in_repair: "En réparation",
+    DeviceState.retired: "Sorti du parc",
+}
+
+
+class DeviceKind(StrEnum):
+    laptop = "laptop"
+    desktop = "desktop"
+    all_in_one = "all_in_one"
+    tablet = "tablet"
+    screen = "screen"
+    dock = "dock"
+    other = "other"
+
+
+KINDS_WITHOUT_STORAGE = frozenset({DeviceKind.screen, DeviceKind.dock})
+
+
+class Grade(StrEnum):
+    a = "A"
+    b = "B"
+    c = "C"
+    unknown = "?"
+
+
+class DonorKind(StrEnum):
+    company = "company"
+    public_body = "public_body"
+    school = "school"
+    association = "association"
+    individual = "individual"
+
+
+class RetirementReason(StrEnum):
+    parts = "parts"
+    recycled_weee = "recycled_weee"
+    lost = "lost"
+    stolen = "stolen"
+    given = "given"
+
+
+class Transport(StrEnum):
+    sata = "sata"
+    nvme = "nvme"
+    usb = "usb"
+    mmc = "mmc"
+    other = "other"

@@ -1,0 +1,99 @@
+"""Piccolo tables of the inventory app."""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSON,
+    BigInt,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.table import Table
+
+from inventory.states import DeviceKind, DeviceState, DonorKind, Grade, Transport
+
+
+class Site(Table):
+    """A workshop or a place where devices are kept."""
+
+    name = Varchar(length=120, unique=True)
+    address = Text(default="")
+    phone = Varchar(length=40, default="")
+
+
+class Donor(Table):
+    """Who gave devices: a company, a public body, a school, an association or a person."""
+
+    name = Varchar(length=200)
+    kind = Varchar(length=20, choices=DonorKind)
+    contact_email = Varchar(length=200, default="")
+    created_at = Timestamptz()
+
+
+class Donation(Table):
+    """A lot of devices received together from one donor."""
+
+    donor = ForeignKey(references=Donor, null=False)
+    site = ForeignKey(references=Site, null=False)
+    received_on = Date()
+    notes = Text(default="")
+    weee_reference = Varchar(length=80, default="")
+    created_at = Timestamptz()
+
+
+class Device(Table):
+    """One physical machine, identified for life by its asset tag."""
+
+    asset_tag = Varchar(length=20, unique=True, index=True)
+    kind = Varchar(length=20, choices=DeviceKind, default=DeviceKind.laptop)
+    brand = Varchar(length=80, default="")
+    model = Varchar(length=120, default="")
+    serial = Varchar(length=80, default="", index=True)
+    cpu = Varchar(length=120, default="")
+    ram_mb = Integer(default=0)
+    storage_summary = Varchar(length=200, default="")
+    grade = Varchar(length=1, choices=Grade, default=Grade.unknown)
+    state = Varchar(length=16, choices=DeviceState, default=DeviceState.received, index=True)
+    donation = ForeignKey(references=Donation, null=True)
+    site = ForeignKey(references=Site, null=True)
+    facts = JSON(default={})
+    version = Integer(default=1)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class Disk(Table):
+    """A storage medium, inside a device or loose on the bench."""
+
+    device = ForeignKey(references=Device, null=True)
+    model = Varchar(length=120, default="")
+    serial = Varchar(length=120, default="")
+    size_bytes = BigInt(default=0)
+    transport = Varchar(length=10, choices=Transport, default=Transport.other)
+    rotational = Boolean(default=False)
+
+
+class Event(Table):
+    """The append-only audit trail: who did what, when, from which state to which."""
+
+    device = ForeignKey(references=Device, null=True, index=True)
+    # Loans live in an app that inventory must not import: a plain integer keeps arrows inward.
+    loan_id = Integer(null=True, index=True)
+    actor = Varchar(length=120)
+    at = Timestamptz(index=True)
+    kind = Varchar(length=40, index=True)
+    from_state = Varchar(length=16, null=True, default=None)
+    to_state = Varchar(length=16, null=True, default=None)
+    payload = JSON(default={})
+
+
+class TagCounter(Table):
+    """The last asset-tag number allocated for a prefix; bumped atomically."""
+
+    prefix = Varchar(length=4, unique=True)
+    last_value = Integer(default=0)

@@ -1,0 +1,111 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from litestar import Litestar, Request, get
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.router import Router
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+from piccolo.engine import engine_finder
+from piccolo.engine.postgres import PostgresEngine
+
+from web.accounts import Principal
+from web.api import devices as devices_api
+from web.api import events as events_api
+from web.api import intake as intake_api
+from web.errors import EXCEPTION_HANDLERS
+from web.guards import PrincipalMiddleware, role_guard
+from web.pages import devices as device_pages
+from web.pages import session as session_pages
+from web.settings import secret_key, secure_cookies
+
+HERE = Path(__file__).parent
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+@get("/healthz", opt={"public": True}, include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def current_principal(request: Request) -> Principal:
+    return request.user
+
+
+ROUTE_HANDLERS = [
+    healthz,
+    session_pages.login_form,
+    session_pages.login,
+    session_pages.logout,
+    device_pages.home,
+    device_pages.device_page,
+    device_pages.device_transition_form,
+    devices_api.DeviceController,
+    devices_api.lookup,
+    devices_api.transitions,
+    intake_api.SiteController,
+    intake_api.DonorController,
+    intake_api.DonationController,
+    events_api.list_events,
+    events_api.me,
+]
+
+
+async def _open_pool() -> None:
+    engine = engine_finder()
+    if isinstance(engine, PostgresEngine) and os.environ.get("REEMPLOI_DB_POOL", "1") == "1":
+        await engine.start_connection_pool(max_size=20)
+
+
+async def _close_pool() -> None:
+    engine = engine_finder()
+    if isinstance(engine, PostgresEngine) and engine.pool is not None:
+        await engine.close_connection_pool()
+
+
+def create_app() -> Litestar:
+    os.environ.setdefault("PICCOLO_CONF", "web.piccolo_conf")
+    return Litestar(
+        route_handlers=[
+            *ROUTE_HANDLERS,
+            create_static_files_router(
+                path="/static",
+                directories=[HERE / "static"],
+                opt={"public": True},
+                include_in_schema=False,
+            ),
+        ],
+        guards=[role_guard],
+        middleware=[DefineMiddleware(PrincipalMiddleware, exclude=["^/static/", "^/healthz"])],
+        dependencies={"principal": Provide(current_principal, sync_to_thread=False)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        csrf_config=CSRFConfig(
+            secret=secret_key(),
+            cookie_name="reemploi_csrf",
+            cookie_secure=secure_cookies(),
+            cookie_samesite="lax",
+            # The API takes JSON only, which a cross-site form cannot send; bearer clients have
+            # no cookie to abuse. Forms (HTML pages) carry the token.
+            exclude=["^/api/"],
+        ),
+        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title="Réemploi API",
+            version="1",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin()],
+            openapi_router=Router(path="/schema", route_handlers=[], opt={"public": True}),
+        ),
+        request_max_body_size=MAX_BODY_BYTES,
+        on_startup=[_open_pool],
+        on_shutdown=[_close_pool],
+    )

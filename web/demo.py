@@ -1,0 +1,98 @@
+"""A realistic demo dataset, built through the same services as real work."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from datetime import date, timedelta
+
+from inventory import devices, intake
+from inventory.tables import Device
+from web import accounts
+
+ACTOR = "demo"
+MODELS = [
+    ("laptop", "Lenovo", "ThinkPad T470"),
+    ("laptop", "Dell", "Latitude 5490"),
+    ("laptop", "HP", "EliteBook 840 G5"),
+    ("desktop", "Dell", "OptiPlex 7050"),
+    ("desktop", "HP", "ProDesk 600 G3"),
+    ("screen", "Dell", "P2219H"),
+]
+# How many devices end in each state, and the transitions that lead there from `to_wipe`.
+PATHS: list[tuple[int, list[str]]] = [
+    (6, []),
+    (8, ["wipe_passed"]),
+    (6, ["wipe_passed", "image_verified"]),
+    (10, ["wipe_passed", "image_verified", "qualify"]),
+    (3, ["wipe_passed", "image_verified", "qualify", "repair_in_workshop"]),
+    (2, ["retire:parts"]),
+]
+
+
+async def _prepare(tag: str, steps: list[str], disk_id: int) -> None:
+    for step in steps:
+        name, _, reason = step.partition(":")
+        if name == "wipe_passed":
+            # Demo devices carry a demo proof, marked as such: no certificate is ever made of it.
+            await devices.record_disk_sanitized(
+                disk_id, True, ACTOR, {"method": "clear", "demo": True}
+            )
+        if name == "image_verified":
+            await devices.record_image_verified(tag, True, ACTOR, {"image": "demo", "demo": True})
+        await devices.apply_transition(tag, name, ACTOR, reason=reason or None)
+
+
+async def load_demo(seed: int = 2026) -> str | None:
+    """Create sites, donors, donations and about forty devices; return a new admin's password."""
+    rng = random.Random(seed)
+    lyon = await intake.create_site(
+        "Atelier de Villeurbanne", "12 rue des Ateliers", "04 72 00 00 00"
+    )
+    await intake.create_site("Antenne Vaulx-en-Velin")
+    company = await intake.create_donor("Banque Rhône-Alpes (service IT)", "company")
+    metropole = await intake.create_donor("Métropole de Lyon", "public_body")
+    lots = []
+    for donor, count, days in ((company, 24, 40), (metropole, 18, 12)):
+        specs = []
+        for _ in range(count):
+            kind, brand, model = rng.choice(MODELS)
+            serial = f"{brand[:2].upper()}{rng.randrange(10**7, 10**8)}"
+            specs.append(intake.DeviceSpec(kind=kind, brand=brand, model=model, serial=serial))
+        lots.append(
+            await intake.register_donation(
+                donor_id=donor["id"],
+                site_id=lyon["id"],
+                received_on=date.today() - timedelta(days=days),
+                devices=specs,
+                actor=ACTOR,
+                weee_reference=f"DEEE-{rng.randrange(1000, 9999)}",
+            )
+        )
+    tags = [tag for lot in lots for tag in lot["tags"]]
+    queue = iter(tags)
+    for count, steps in PATHS:
+        for _ in range(count):
+            tag = next(queue, None)
+            if tag is None:
+                break
+            row = await Device.select().where(Device.asset_tag == tag).first()
+            if row["kind"] == "screen":
+                await devices.apply_transition(tag, "qualify_without_storage", ACTOR)
+                continue
+            disk_id = await devices.add_disk(
+                row["id"],
+                model="SAMSUNG MZ7LN256",
+                serial=f"S3{rng.randrange(10**9)}",
+                size_bytes=256_060_514_304,
+                transport="sata",
+            )
+            await devices.apply_transition(tag, "triage", ACTOR)
+            await _prepare(tag, steps, disk_id)
+    password = None
+    try:
+        password = secrets.token_urlsafe(12)
+        await accounts.create_user("admin", password, "admin")
+    except Exception:
+        password = None
+    return password

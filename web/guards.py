@@ -1,0 +1,42 @@
+"""Authentication (session cookie or bearer token) and the one guard every route goes through.
+
+Routes declare who may call them with `opt={"roles": ...}` or `opt={"public": True}`; a route
+that declares neither is refused to everyone, so forgetting a declaration fails closed.
+"""
+
+from __future__ import annotations
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from web import accounts
+
+SESSION_COOKIE = "reemploi_session"
+
+
+class PrincipalMiddleware(AbstractAuthenticationMiddleware):
+    """Attach the caller, if any; anonymous requests go on and the guard decides."""
+
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        principal = None
+        header = connection.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            principal = await accounts.principal_for_token(header[7:].strip())
+            if principal is None:
+                raise NotAuthorizedException("Jeton d'accès inconnu ou révoqué.")
+        elif token := connection.cookies.get(SESSION_COOKIE):
+            principal = await accounts.session_principal(token)
+        return AuthenticationResult(user=principal, auth=None)
+
+
+def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    if handler.opt.get("public"):
+        return
+    principal = connection.scope.get("user")
+    if principal is None:
+        raise NotAuthorizedException("Connexion requise.")
+    roles = handler.opt.get("roles")
+    if not roles or principal.role not in roles:
+        raise PermissionDeniedException("Votre rôle ne permet pas cette action.")

@@ -1,0 +1,1 @@
+"""HTML pages rendered with Jinja2."""

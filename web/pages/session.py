@@ -1,0 +1,64 @@
+"""Log in and log out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from web import accounts
+from web.guards import SESSION_COOKIE
+from web.roles import EVERYONE
+from web.settings import secure_cookies
+
+LOGIN_FAILED = "Identifiant ou mot de passe incorrect."
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: an open redirect would let a phishing link borrow our login page.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+@get("/login", opt={"public": True}, include_in_schema=False)
+async def login_form(next: str | None = None) -> Template:
+    return Template("login.html", context={"next": _safe_next(next), "error": None})
+
+
+@post("/login", opt={"public": True}, include_in_schema=False, status_code=303)
+async def login(
+    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Template | Redirect:
+    username = str(data.get("username", ""))[:100]
+    password = str(data.get("password", ""))[:1000]
+    target = _safe_next(str(data.get("next", "")))
+    token = await accounts.open_session(username, password)
+    if token is None:
+        return Template(
+            "login.html",
+            context={"next": target, "error": LOGIN_FAILED, "username": username},
+            status_code=401,
+        )
+    response = Redirect(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(),
+        max_age=int(accounts.SESSION_MAX.total_seconds()),
+    )
+    return response
+
+
+@post("/logout", opt={"roles": EVERYONE}, include_in_schema=False, status_code=303)
+async def logout(request: Request) -> Redirect:
+    if token := request.cookies.get(SESSION_COOKIE):
+        await accounts.close_session(token)
+    response = Redirect("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response

@@ -1,0 +1,28 @@
+"""Roles of DESIGN section 1."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    technician = "technician"
+    mediator = "mediator"
+    coordinator = "coordinator"
+    partner = "partner"
+    funder = "funder"
+    admin = "admin"
+
+
+ROLE_LABELS_FR = {
+    Role.technician: "Technicien d'atelier",
+    Role.mediator: "Médiateur numérique",
+    Role.coordinator: "Coordinateur",
+    Role.partner: "Partenaire",
+    Role.funder: "Financeur",
+    Role.admin: "Administrateur",
+}
+
+# Who may do what, by capability; routes name a capability, never a list of roles.
+WORKSHOP = frozenset({Role.technician, Role.coordinator, Role.admin})
+STAFF = frozenset({Role.technician, Role.mediator, Role.coordinator, Role.admin})
+MANAGERS = frozenset({Role.coordinator, Role.admin})
+EVERYONE = frozenset(Role)
