@@ -1,0 +1,59 @@
+"""Test configuration: one migrated database per run, SQLite or a throwaway PostgreSQL cluster.
+
+`make test` runs the suite on SQLite, then the `db`-marked tests again with
+REEMPLOI_TEST_ENGINE=postgres.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import clear_tables, run
+
+_cluster = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _cluster
+    data_dir = Path(tempfile.mkdtemp(prefix="reemploi-test-"))
+    os.environ["REEMPLOI_DATA_DIR"] = str(data_dir)
+    os.environ["PICCOLO_CONF"] = "web.piccolo_conf"
+    # Tests run services on short-lived loops; a pool would outlive them.
+    os.environ["REEMPLOI_DB_POOL"] = "0"
+    os.environ.setdefault("REEMPLOI_SECRET_KEY", "test-secret-key-not-for-production")
+    if os.environ.get("REEMPLOI_TEST_ENGINE") == "postgres":
+        from tests.pgcluster import Cluster
+
+        _cluster = Cluster()
+        os.environ["REEMPLOI_DATABASE_URL"] = _cluster.start()
+    else:
+        os.environ.pop("REEMPLOI_DATABASE_URL", None)
+    from web.database import migrate
+
+    run(migrate())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _cluster is not None:
+        _cluster.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"database: {os.environ.get('REEMPLOI_DATABASE_URL') or 'SQLite'}"
+
+
+@pytest.fixture
+def db() -> Iterator[None]:
+    """A database emptied of every row before the test."""
+    run(clear_tables())
+    yield
+
+
+@pytest.fixture
+def engine_name() -> str:
+    return "postgres" if os.environ.get("REEMPLOI_DATABASE_URL") else "sqlite"
