@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from piccolo.columns import Column
+from piccolo.columns.combination import Where
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
 
@@ -18,3 +20,12 @@ def write_transaction(table: type[Table]) -> Any:
     if isinstance(engine, SQLiteEngine):
         return engine.transaction(transaction_type=TransactionType.immediate)
     return engine.transaction()
+
+
+def contains(column: Column, text: str) -> Where:
+    """Case-insensitive substring match: ILIKE on PostgreSQL, LIKE (already so) on SQLite."""
+    escaped = text.replace("%", "").replace("_", "")
+    pattern = f"%{escaped}%"
+    if isinstance(column._meta.table._meta.db, SQLiteEngine):
+        return column.like(pattern)
+    return column.ilike(pattern)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from inventory import lifecycle
-from inventory.db import write_transaction
+from inventory.db import contains, write_transaction
 from inventory.errors import Conflict, Invalid, NotFound
 from inventory.history import DISK_SANITIZED, IMAGE_VERIFIED, PastEvent, storage_facts
 from inventory.states import KINDS_WITHOUT_STORAGE, DeviceKind, DeviceState
@@ -202,12 +202,12 @@ async def list_devices(
     if filters.grade:
         where.append(Device.grade == filters.grade)
     if filters.text:
-        pattern = f"%{filters.text.strip()}%"
+        text = filters.text.strip()
         where.append(
-            Device.asset_tag.ilike(pattern)
-            | Device.brand.ilike(pattern)
-            | Device.model.ilike(pattern)
-            | Device.serial.ilike(pattern)
+            contains(Device.asset_tag, text)
+            | contains(Device.brand, text)
+            | contains(Device.model, text)
+            | contains(Device.serial, text)
         )
     query = Device.select().order_by(Device.id, ascending=False)
     count = Device.count()

@@ -57,3 +57,23 @@ def db() -> Iterator[None]:
 @pytest.fixture
 def engine_name() -> str:
     return "postgres" if os.environ.get("REEMPLOI_DATABASE_URL") else "sqlite"
+
+
+@pytest.fixture
+def client(db: None) -> Iterator[object]:
+    """The application, served in-process by Litestar's test client."""
+    from litestar.testing import TestClient
+
+    from web.app import create_app
+
+    with TestClient(create_app(), base_url="http://testserver.local") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def tokens(db: None) -> dict[str, str]:
+    """A bearer token per role."""
+    from web.accounts import create_token
+    from web.roles import Role
+
+    return {role.value: run(create_token(f"test-{role.value}", role.value)) for role in Role}

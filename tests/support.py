@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Awaitable
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -24,9 +24,13 @@ TABLES = [
 ]
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on a fresh loop: the tests stay synchronous and share no loop state."""
-    return asyncio.run(coro)
+def run(awaitable: Awaitable[T]) -> T:
+    """Await on a fresh loop (coroutines and Piccolo queries): tests stay synchronous."""
+
+    async def wait() -> T:
+        return await awaitable
+
+    return asyncio.run(wait())
 
 
 async def clear_tables() -> None:
@@ -39,3 +43,22 @@ async def clear_tables() -> None:
         return
     for table in TABLES:
         await engine.run_ddl(f"DELETE FROM {table}")
+
+
+async def new_donation(count: int = 1, kind: str = "laptop", actor: str = "test") -> list[str]:
+    """Register a donation of `count` devices (creating a site and a donor) and return the tags."""
+    from datetime import date
+
+    from inventory import intake
+    from inventory.tables import Site
+
+    site = await Site.select().first() or await intake.create_site("Atelier de test")
+    donor = await intake.create_donor("Donateur de test", "company")
+    lot = await intake.register_donation(
+        donor_id=donor["id"],
+        site_id=site["id"],
+        received_on=date.today(),
+        devices=[intake.DeviceSpec(kind=kind, brand="Lenovo", model="T470")] * count,
+        actor=actor,
+    )
+    return lot["tags"]

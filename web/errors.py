@@ -73,6 +73,10 @@ def http_error(request: Request, exc: HTTPException) -> Response:
     )
 
 
+def too_deep(request: Request, exc: RecursionError) -> Response:
+    return _json(400, "Requête invalide : document JSON trop imbriqué.")
+
+
 def internal_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _json(
@@ -85,5 +89,6 @@ EXCEPTION_HANDLERS = {
     TagError: domain_error,
     ValidationException: validation_error,
     HTTPException: http_error,
+    RecursionError: too_deep,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error,
 }

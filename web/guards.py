@@ -32,7 +32,8 @@ class PrincipalMiddleware(AbstractAuthenticationMiddleware):
 
 
 def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-    if handler.opt.get("public"):
+    # OPTIONS only answers which methods exist (Litestar's automatic handler): nothing to guard.
+    if handler.opt.get("public") or connection.scope.get("method") == "OPTIONS":
         return
     principal = connection.scope.get("user")
     if principal is None:

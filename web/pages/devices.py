@@ -8,6 +8,7 @@ from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
+from piccolo.query.functions.aggregate import Count
 
 from inventory import devices, lifecycle
 from inventory.errors import Conflict, NotFound
@@ -19,8 +20,8 @@ from web.roles import EVERYONE, STAFF, WORKSHOP
 
 @get("/", opt={"roles": EVERYONE}, include_in_schema=False)
 async def home(request: Request) -> Template:
-    counts = await Device.select(Device.state, Device.id.count()).group_by(Device.state)
-    by_state = {row["state"]: row["count"] for row in counts}
+    counts = await Device.select(Device.state, Count(alias="devices")).group_by(Device.state)
+    by_state = {row["state"]: row["devices"] for row in counts}
     rows = [(STATE_LABELS_FR[s], by_state.get(s, 0)) for s in DeviceState]
     return Template("home.html", context={"rows": rows, "principal": request.user})
 

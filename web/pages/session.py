@@ -41,7 +41,7 @@ async def login(
         return Template(
             "login.html",
             context={"next": target, "error": LOGIN_FAILED, "username": username},
-            status_code=401,
+            status_code=200,
         )
     response = Redirect(target, status_code=303)
     response.set_cookie(

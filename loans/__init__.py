@@ -1,0 +1,1 @@
+"""Borrowers, organisations, programmes, charters, loans, returns, repairs and mediation."""

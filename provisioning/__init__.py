@@ -1,0 +1,1 @@
+"""Wiping, sanitization records and certificates, disk images and deployment over SSH."""
