@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Debian packages the test suite drives for real (installed when running as root and missing).
 DEBIAN_PACKAGES := postgresql postgresql-client
 
-.PHONY: run test test-sqlite test-postgres lint format bench install system-packages clean
+.PHONY: run test test-sqlite test-postgres lint format bench install system-packages clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,3 +53,8 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+# Refresh the translation catalogs after changing French strings (then translate the new entries).
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-location --sort-output -o web/locale/messages.pot .
+	$(BIN)/pybabel update -i web/locale/messages.pot -d web/locale --no-location

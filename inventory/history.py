@@ -8,7 +8,8 @@ from typing import Any
 
 REGISTERED = "registered"
 DISK_SANITIZED = "disk_sanitized"
-IMAGE_VERIFIED = "image_verified"
+# Proof events, distinct from the transitions they allow (`wipe_passed`, `image_verified`).
+IMAGE_VERIFIED = "imaging_result"
 
 
 @dataclass(frozen=True)

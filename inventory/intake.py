@@ -9,11 +9,11 @@ from typing import Any
 from inventory import config
 from inventory.db import write_transaction
 from inventory.devices import now, write_event
-from inventory.errors import Invalid
+from inventory.errors import Conflict, Invalid
 from inventory.history import REGISTERED
 from inventory.states import DeviceKind, DeviceState, DonorKind
 from inventory.tables import Device, Donation, Donor, Site, TagCounter
-from inventory.tags import format_tag
+from inventory.tags import format_tag, parse_tag
 
 MAX_DEVICES_PER_DONATION = 2000
 
@@ -143,3 +143,53 @@ async def register_donation(
                 {"donation_id": donation["id"], "custody_change": True},
             )
         return {**donation, "tags": [r["asset_tag"] for r in rows]}
+
+
+async def register_tagged_device(
+    code: str, donation_id: int, spec: DeviceSpec, actor: str
+) -> dict[str, Any]:
+    """Register a device whose label was printed in advance (a valid tag not yet in the base)."""
+    tag = parse_tag(code)
+    if tag.prefix != config.tag_prefix():
+        raise Invalid(f"L'étiquette {tag} porte le préfixe d'un autre atelier.")
+    if spec.kind not in DeviceKind.__members__.values():
+        raise Invalid(f"Type d'appareil inconnu : « {spec.kind} ».")
+    async with write_transaction(Device):
+        if await Device.exists().where(Device.asset_tag == str(tag)):
+            raise Conflict(f"L'étiquette {tag} est déjà enregistrée.")
+        donation = await Donation.select().where(Donation.id == donation_id).first()
+        if donation is None:
+            raise Invalid(f"Don {donation_id} inconnu.")
+        # Keep the sequence clear of pre-printed numbers: later intakes start after them.
+        await allocate_tags(0)
+        await TagCounter.update({TagCounter.last_value: tag.number}).where(
+            (TagCounter.prefix == tag.prefix) & (TagCounter.last_value < tag.number)
+        )
+        stamp = now()
+        row = (
+            await Device.insert(
+                Device(
+                    asset_tag=str(tag),
+                    kind=spec.kind,
+                    brand=spec.brand.strip(),
+                    model=spec.model.strip(),
+                    serial=spec.serial.strip(),
+                    state=DeviceState.received,
+                    donation=donation_id,
+                    site=donation["site"],
+                    facts={},
+                    version=1,
+                    created_at=stamp,
+                    updated_at=stamp,
+                )
+            ).returning(Device.id, Device.asset_tag)
+        )[0]
+        await write_event(
+            row["id"],
+            actor,
+            REGISTERED,
+            None,
+            DeviceState.received,
+            {"donation_id": donation_id, "custody_change": True, "preprinted_tag": True},
+        )
+        return row

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from inventory.states import STATE_LABELS_FR, RetirementReason
+from inventory.states import N_, STATE_LABELS_FR, RetirementReason
 from inventory.states import DeviceState as S
 
 
@@ -123,45 +123,45 @@ TRANSITIONS: dict[str, Transition] = {
             frozenset({S.received}),
             S.to_wipe,
             (_needs_storage,),
-            label_fr="Trier : à effacer",
+            label_fr=N_("Trier : à effacer"),
         ),
         Transition(
             "wipe_passed",
             frozenset({S.to_wipe}),
             S.wiped,
             (_disks_sanitized,),
-            label_fr="Effacement réussi",
+            label_fr=N_("Effacement réussi"),
         ),
         Transition(
             "image_verified",
             frozenset({S.wiped}),
             S.imaged,
             (_image_verified,),
-            label_fr="Installation vérifiée",
+            label_fr=N_("Installation vérifiée"),
         ),
         Transition(
             "qualify",
             frozenset({S.imaged}),
             S.ready,
             (_ready_for_borrower,),
-            label_fr="Étiqueté et contrôlé : prêt",
+            label_fr=N_("Étiqueté et contrôlé : prêt"),
         ),
         Transition(
             "qualify_without_storage",
             frozenset({S.received}),
             S.ready,
             (_without_storage,),
-            label_fr="Sans stockage : prêt",
+            label_fr=N_("Sans stockage : prêt"),
         ),
         Transition(
             "rewipe",
             frozenset({S.wiped, S.imaged, S.ready}),
             S.to_wipe,
             (_needs_storage,),
-            label_fr="Renvoyer à l'effacement",
+            label_fr=N_("Renvoyer à l'effacement"),
         ),
         Transition(
-            "checkout", frozenset({S.ready}), S.loaned, (_charter_signed,), label_fr="Prêter"
+            "checkout", frozenset({S.ready}), S.loaned, (_charter_signed,), label_fr=N_("Prêter")
         ),
         Transition(
             "return_end",
@@ -169,7 +169,7 @@ TRANSITIONS: dict[str, Transition] = {
             S.to_wipe,
             (_needs_storage,),
             custody_change=True,
-            label_fr="Retour de fin de prêt",
+            label_fr=N_("Retour de fin de prêt"),
         ),
         Transition(
             "return_without_storage",
@@ -177,35 +177,35 @@ TRANSITIONS: dict[str, Transition] = {
             S.ready,
             (_without_storage,),
             custody_change=True,
-            label_fr="Retour (sans stockage)",
+            label_fr=N_("Retour (sans stockage)"),
         ),
         Transition(
             "repair_during_loan",
             frozenset({S.loaned}),
             S.in_repair,
             (_loan_open,),
-            label_fr="Réparation pendant le prêt",
+            label_fr=N_("Réparation pendant le prêt"),
         ),
         Transition(
             "repair_in_workshop",
             frozenset({S.ready}),
             S.in_repair,
             (),
-            label_fr="Mettre en réparation",
+            label_fr=N_("Mettre en réparation"),
         ),
         Transition(
             "repaired_to_borrower",
             frozenset({S.in_repair}),
             S.loaned,
             (_loan_open,),
-            label_fr="Réparé : rendu à l'emprunteur",
+            label_fr=N_("Réparé : rendu à l'emprunteur"),
         ),
         Transition(
             "repaired",
             frozenset({S.in_repair}),
             S.ready,
             (_no_open_loan, _ready_for_borrower),
-            label_fr="Réparé : prêt",
+            label_fr=N_("Réparé : prêt"),
         ),
         Transition(
             "swap_out",
@@ -213,21 +213,21 @@ TRANSITIONS: dict[str, Transition] = {
             S.to_wipe,
             (_no_open_loan, _needs_storage),
             custody_change=True,
-            label_fr="Échangé : à effacer",
+            label_fr=N_("Échangé : à effacer"),
         ),
         Transition(
             "retire",
             _STORAGE_STATES,
             S.retired,
             (_no_open_loan, _workshop_retirement),
-            label_fr="Sortir du parc",
+            label_fr=N_("Sortir du parc"),
         ),
         Transition(
             "declare_lost",
             frozenset({S.loaned, S.in_repair}),
             S.retired,
             (_loss_retirement,),
-            label_fr="Déclarer perdu ou volé",
+            label_fr=N_("Déclarer perdu ou volé"),
         ),
     )
 }

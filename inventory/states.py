@@ -5,6 +5,11 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+def N_(message: str) -> str:
+    """Mark a string for the translation catalogs; it is translated where it is shown."""
+    return message
+
+
 class DeviceState(StrEnum):
     received = "received"
     to_wipe = "to_wipe"
@@ -17,14 +22,14 @@ class DeviceState(StrEnum):
 
 
 STATE_LABELS_FR: dict[DeviceState, str] = {
-    DeviceState.received: "Reçu",
-    DeviceState.to_wipe: "À effacer",
-    DeviceState.wiped: "Effacé",
-    DeviceState.imaged: "Installé",
-    DeviceState.ready: "Prêt",
-    DeviceState.loaned: "Prêté",
-    DeviceState.in_repair: "En réparation",
-    DeviceState.retired: "Sorti du parc",
+    DeviceState.received: N_("Reçu"),
+    DeviceState.to_wipe: N_("À effacer"),
+    DeviceState.wiped: N_("Effacé"),
+    DeviceState.imaged: N_("Installé"),
+    DeviceState.ready: N_("Prêt"),
+    DeviceState.loaned: N_("Prêté"),
+    DeviceState.in_repair: N_("En réparation"),
+    DeviceState.retired: N_("Sorti du parc"),
 }
 
 

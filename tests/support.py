@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -30,7 +31,13 @@ def run(awaitable: Awaitable[T]) -> T:
     async def wait() -> T:
         return await awaitable
 
-    return asyncio.run(wait())
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wait())
+    # Inside a running loop (Playwright's sync API keeps one): use a thread of our own.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, wait()).result()
 
 
 async def clear_tables() -> None:

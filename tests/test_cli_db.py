@@ -38,6 +38,8 @@ def test_createuser_reads_the_password_from_stdin(db: None) -> None:
     assert result.returncode == 0, result.stderr
     assert run(accounts.open_session("nadia", "correct horse battery")) is not None
     assert run(accounts.open_session("nadia", "wrong password!!")) is None
+    second = cli("createuser", "omar", "--role", "technician", stdin="another long password\n")
+    assert second.returncode == 0, second.stderr
     again = cli("createuser", "nadia", "--role", "mediator", stdin="correct horse battery\n")
     assert again.returncode == 2 and "existe déjà" in again.stderr
     short = cli("createuser", "bob", "--role", "admin", stdin="short\n")

@@ -1,16 +1,16 @@
 """Facts proven by a device's history: wipes and images count only after the last custody change."""
 
-from inventory.history import PastEvent, storage_facts
+from inventory.history import DISK_SANITIZED, IMAGE_VERIFIED, PastEvent, storage_facts
 
 INTAKE = PastEvent("registered", "received", {"custody_change": True})
 RETURN = PastEvent("return_end", "to_wipe", {"custody_change": True})
 
 
 def wiped(disk: int, passed: bool = True) -> PastEvent:
-    return PastEvent("disk_sanitized", None, {"disk_id": disk, "passed": passed})
+    return PastEvent(DISK_SANITIZED, None, {"disk_id": disk, "passed": passed})
 
 
-IMAGED = PastEvent("image_verified", None, {"verified": True})
+IMAGED = PastEvent(IMAGE_VERIFIED, None, {"verified": True})
 
 
 def test_every_disk_must_pass_after_intake() -> None:
@@ -26,7 +26,7 @@ def test_no_disk_recorded_proves_nothing() -> None:
 def test_image_must_follow_the_wipe() -> None:
     assert storage_facts([INTAKE, IMAGED, wiped(1)], [1]) == (True, False)
     assert storage_facts([INTAKE, wiped(1), IMAGED], [1]) == (True, True)
-    failed_image = PastEvent("image_verified", None, {"verified": False})
+    failed_image = PastEvent(IMAGE_VERIFIED, None, {"verified": False})
     assert storage_facts([INTAKE, wiped(1), failed_image], [1]) == (True, False)
 
 

@@ -46,6 +46,17 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/api/v1/donations"): WORKSHOP,
     ("GET", "/api/v1/donations/{donation_id:int}"): WORKSHOP,
     ("GET", "/api/v1/events"): MANAGERS,
+    ("GET", "/lang/{code:str}"): PUBLIC,
+    ("GET", "/devices"): STAFF,
+    ("GET", "/scan"): STAFF,
+    ("POST", "/scan"): STAFF,
+    ("POST", "/api/v1/scan"): STAFF,
+    ("GET", "/intake"): WORKSHOP,
+    ("POST", "/intake"): WORKSHOP,
+    ("GET", "/intake/device"): WORKSHOP,
+    ("POST", "/intake/device"): WORKSHOP,
+    ("GET", "/donations/{donation_id:int}"): WORKSHOP,
+    ("ASGI", "/admin"): MANAGERS,
 }
 
 
@@ -54,8 +65,10 @@ def route_table() -> list[tuple[str, str]]:
 
     pairs = []
     for route in create_app().routes:
-        for handler in getattr(route, "route_handlers", []):
-            for method in handler.http_methods:
+        handlers = getattr(route, "route_handlers", None) or [route.route_handler]
+        for handler in handlers:
+            # Mounted ASGI apps (piccolo-admin) take every method; they are walked with GET.
+            for method in getattr(handler, "http_methods", None) or ["ASGI"]:
                 pairs.append((method, route.path))
     return sorted(set(pairs))
 
@@ -66,10 +79,13 @@ def concrete(path: str, tag: str) -> str:
         .replace("{donation_id:int}", "1")
         .replace("{file_path:path}", "app.css")
         .replace("{path:str}", "openapi.json")
+        .replace("{code:str}", "en")
     )
 
 
 def call(client: Any, method: str, path: str, headers: dict[str, str]) -> Any:
+    if method == "ASGI":
+        method, path = "GET", path + "/"
     csrf = client.cookies.get("reemploi_csrf", "")
     headers = {**headers, "x-csrftoken": csrf}
     if method in ("POST", "PUT", "PATCH"):

@@ -54,8 +54,11 @@ async def create_user(username: str, password: str, role: str) -> int:
         user = await BaseUser.create_user(
             username=username,
             password=password,
+            # BaseUser.email is unique; people here log in by name, so each gets a placeholder.
+            email=f"{username}@users.reemploi.invalid",
             active=True,
-            admin=checked == Role.admin,
+            # piccolo-admin lets in `admin` users; only admins may edit accounts there.
+            admin=checked in (Role.admin, Role.coordinator),
             superuser=checked == Role.admin,
         )
         await StaffRole.insert(StaffRole(user=user.id, role=checked))

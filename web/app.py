@@ -18,13 +18,19 @@ from litestar.template import TemplateConfig
 from piccolo.engine import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 
+from web import templating
 from web.accounts import Principal
+from web.admin import admin
 from web.api import devices as devices_api
 from web.api import events as events_api
 from web.api import intake as intake_api
+from web.api import scan as scan_api
 from web.errors import EXCEPTION_HANDLERS
 from web.guards import PrincipalMiddleware, role_guard
+from web.i18n import set_request_language
 from web.pages import devices as device_pages
+from web.pages import intake as intake_pages
+from web.pages import language, scan
 from web.pages import session as session_pages
 from web.settings import secret_key, secure_cookies
 
@@ -46,9 +52,20 @@ ROUTE_HANDLERS = [
     session_pages.login_form,
     session_pages.login,
     session_pages.logout,
+    language.switch_language,
     device_pages.home,
+    device_pages.device_list,
     device_pages.device_page,
     device_pages.device_transition_form,
+    scan.scan_page,
+    scan.scan_form,
+    intake_pages.intake_form,
+    intake_pages.register_donation,
+    intake_pages.donation_page,
+    intake_pages.tagged_device_form,
+    intake_pages.register_tagged_device,
+    admin,
+    scan_api.scan,
     devices_api.DeviceController,
     devices_api.lookup,
     devices_api.transitions,
@@ -95,9 +112,14 @@ def create_app() -> Litestar:
             cookie_samesite="lax",
             # The API takes JSON only, which a cross-site form cannot send; bearer clients have
             # no cookie to abuse. Forms (HTML pages) carry the token.
-            exclude=["^/api/"],
+            exclude=["^/api/", "^/admin"],
         ),
-        template_config=TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=HERE / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=templating.configure,
+        ),
+        before_request=set_request_language,
         openapi_config=OpenAPIConfig(
             title="Réemploi API",
             version="1",

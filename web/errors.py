@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from inventory.errors import Conflict, DomainError, Invalid, NotFound
-from inventory.tags import TagError
+from inventory.tags import TagError, TagMisread
 
 log = logging.getLogger("reemploi.web")
 
@@ -42,7 +42,8 @@ def domain_error(request: Request, exc: Exception) -> Response:
             context={"message": str(exc), "principal": request.scope.get("user")},
             status_code=status,
         )
-    return _json(status, str(exc))
+    reason = "misread" if isinstance(exc, TagMisread) else None
+    return _json(status, str(exc), {"reason": reason} if reason else None)
 
 
 def validation_error(request: Request, exc: ValidationException) -> Response:

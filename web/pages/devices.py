@@ -1,42 +1,100 @@
-"""The device card at /d/<tag> and the home page."""
+"""Reading pages: the dashboard, the device list, and the device card at /d/<tag>."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 from piccolo.query.functions.aggregate import Count
 
 from inventory import devices, lifecycle
+from inventory.devices import now
 from inventory.errors import Conflict, NotFound
-from inventory.states import STATE_LABELS_FR, DeviceState
-from inventory.tables import Device
+from inventory.states import N_, STATE_LABELS_FR, DeviceKind, DeviceState, Grade
+from inventory.tables import Device, Donation, Event, Site
 from inventory.tags import TagError
 from web.roles import EVERYONE, STAFF, WORKSHOP
 
+# The week's throughput: which events count as which step of the workshop.
+THROUGHPUT = [
+    ("registered", N_("Reçus")),
+    ("wipe_passed", N_("Effacés")),
+    ("image_verified", N_("Installés")),
+    ("qualify", N_("Prêts")),
+    ("checkout", N_("Prêtés")),
+    ("return_end", N_("Rendus")),
+]
+PER_PAGE = 50
+
 
 @get("/", opt={"roles": EVERYONE}, include_in_schema=False)
-async def home(request: Request) -> Template:
+async def home() -> Template:
     counts = await Device.select(Device.state, Count(alias="devices")).group_by(Device.state)
     by_state = {row["state"]: row["devices"] for row in counts}
-    rows = [(STATE_LABELS_FR[s], by_state.get(s, 0)) for s in DeviceState]
-    return Template("home.html", context={"rows": rows, "principal": request.user})
+    rows = [(s.value, STATE_LABELS_FR[s], by_state.get(s, 0)) for s in DeviceState]
+    since = now() - timedelta(days=7)
+    kinds = [kind for kind, _ in THROUGHPUT]
+    events = (
+        await Event.select(Event.kind, Count(alias="events"))
+        .where((Event.at >= since) & Event.kind.is_in(kinds))
+        .group_by(Event.kind)
+    )
+    by_kind = {row["kind"]: row["events"] for row in events}
+    week = [(label, by_kind.get(kind, 0)) for kind, label in THROUGHPUT]
+    return Template(
+        "home.html",
+        context={
+            "rows": rows,
+            "total": sum(by_state.values()),
+            "week": week,
+            "week_max": max([count for _, count in week] + [1]),
+        },
+    )
+
+
+@get("/devices", opt={"roles": STAFF}, include_in_schema=False)
+async def device_list(
+    request: Request,
+    device_state: Annotated[DeviceState | None, Parameter(query="state")] = None,
+    site: int | None = None,
+    donation: int | None = None,
+    kind: DeviceKind | None = None,
+    grade: Grade | None = None,
+    q: Annotated[str | None, Parameter(max_length=100)] = None,
+    page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
+) -> Template:
+    filters = devices.DeviceFilter(device_state, site, donation, kind, grade, q)
+    rows, total = await devices.list_devices(filters, page, PER_PAGE)
+    query = {k: v for k, v in request.query_params.items() if k != "page" and v}
+    return Template(
+        "devices.html",
+        context={
+            "rows": rows,
+            "total": total,
+            "page": page,
+            "pages": max(1, -(-total // PER_PAGE)),
+            "query": query,
+            "filters": filters,
+            "states": list(DeviceState),
+            "kinds": list(DeviceKind),
+            "grades": list(Grade),
+            "sites": await Site.select(Site.id, Site.name).order_by(Site.name),
+            "donations": await Donation.select(
+                Donation.id, Donation.received_on, Donation.donor.name
+            )
+            .order_by(Donation.id, ascending=False)
+            .limit(100),
+        },
+    )
 
 
 @get("/d/{tag:str}", opt={"roles": STAFF}, include_in_schema=False)
 async def device_page(request: Request, tag: str) -> Template:
-    try:
-        device = await devices.get_device(tag)
-    except (TagError, NotFound) as error:
-        status = 404 if isinstance(error, NotFound) else 422
-        return Template(
-            "error.html",
-            context={"message": str(error), "principal": request.user},
-            status_code=status,
-        )
+    device = await devices.get_device(tag)
     facts = await devices.device_facts(device)
     allowed = []
     if request.user.role in WORKSHOP:
@@ -45,16 +103,20 @@ async def device_page(request: Request, tag: str) -> Template:
             for name in lifecycle.allowed(DeviceState(device["state"]), facts)
             if name not in lifecycle.DOMAIN_ONLY
         ]
+    site = (
+        await Site.select(Site.name).where(Site.id == device["site"]).first()
+        if device["site"]
+        else None
+    )
     return Template(
         "device.html",
         context={
             "device": device,
-            "state_label": STATE_LABELS_FR[DeviceState(device["state"])],
-            "labels": STATE_LABELS_FR,
+            "site": site,
             "disks": await devices.device_disks(device["id"]),
             "events": await devices.device_events(device["id"]),
             "allowed": allowed,
-            "principal": request.user,
+            "can_print": request.user.role in WORKSHOP,
         },
     )
 
@@ -77,7 +139,7 @@ async def device_transition_form(
     except (Conflict, TagError, NotFound) as error:
         return Template(
             "error.html",
-            context={"message": str(error), "principal": request.user},
+            context={"message": str(error)},
             status_code=409 if isinstance(error, Conflict) else 422,
         )
     return Redirect(f"/d/{device['asset_tag']}", status_code=303)

@@ -9,15 +9,17 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
+from inventory.states import N_
 from web import accounts
+from web.admin import ADMIN_COOKIE
 from web.guards import SESSION_COOKIE
 from web.roles import EVERYONE
 from web.settings import secure_cookies
 
-LOGIN_FAILED = "Identifiant ou mot de passe incorrect."
+LOGIN_FAILED = N_("Identifiant ou mot de passe incorrect.")
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     # Only local paths: an open redirect would let a phishing link borrow our login page.
     if target and target.startswith("/") and not target.startswith("//"):
         return target
@@ -26,7 +28,7 @@ def _safe_next(target: str | None) -> str:
 
 @get("/login", opt={"public": True}, include_in_schema=False)
 async def login_form(next: str | None = None) -> Template:
-    return Template("login.html", context={"next": _safe_next(next), "error": None})
+    return Template("login.html", context={"next": safe_next(next), "error": None})
 
 
 @post("/login", opt={"public": True}, include_in_schema=False, status_code=303)
@@ -35,7 +37,7 @@ async def login(
 ) -> Template | Redirect:
     username = str(data.get("username", ""))[:100]
     password = str(data.get("password", ""))[:1000]
-    target = _safe_next(str(data.get("next", "")))
+    target = safe_next(str(data.get("next", "")))
     token = await accounts.open_session(username, password)
     if token is None:
         return Template(
@@ -52,6 +54,10 @@ async def login(
         secure=secure_cookies(),
         max_age=int(accounts.SESSION_MAX.total_seconds()),
     )
+    # piccolo-admin reads the same server-side session from its own cookie, under /admin only.
+    response.set_cookie(
+        ADMIN_COOKIE, token, path="/admin", httponly=True, samesite="lax", secure=secure_cookies()
+    )
     return response
 
 
@@ -61,4 +67,5 @@ async def logout(request: Request) -> Redirect:
         await accounts.close_session(token)
     response = Redirect("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(ADMIN_COOKIE, path="/admin")
     return response

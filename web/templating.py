@@ -1,0 +1,17 @@
+"""The Jinja2 environment: gettext of the request's language, and a few globals."""
+
+from __future__ import annotations
+
+from litestar.contrib.jinja import JinjaTemplateEngine
+
+from inventory.states import STATE_LABELS_FR
+from web import i18n
+
+
+def configure(engine: JinjaTemplateEngine) -> None:
+    env = engine.engine
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals["current_language"] = i18n.current_language.get
+    env.globals["state_labels"] = {state.value: label for state, label in STATE_LABELS_FR.items()}
+    env.policies["ext.i18n.trimmed"] = True
