@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the test suite drives for real (installed when running as root and missing).
-DEBIAN_PACKAGES := postgresql postgresql-client
+DEBIAN_PACKAGES := postgresql postgresql-client chromium fonts-dejavu-core
 
 .PHONY: run test test-sqlite test-postgres lint format bench install system-packages clean messages
 
