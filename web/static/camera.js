@@ -11,8 +11,10 @@
 
   function found(code) {
     const now = Date.now();
-    if (code === last.code && now - last.at < 2500) return; // the same label held in view
+    const seenLately = code === last.code && now - last.at < 2500;
     last = { code, at: now };
+    // A label held in view keeps being seen: count it once, until it has left the frame.
+    if (seenLately) return;
     window.reemploiScan(code);
   }
 
@@ -54,11 +56,14 @@
       alert(texts.camera_unavailable);
       return;
     }
-    video.srcObject = stream;
     video.hidden = false;
-    await video.play();
-    if ("BarcodeDetector" in window) await withDetector();
-    else await withZxing();
+    if ("BarcodeDetector" in window) {
+      video.srcObject = stream;
+      await video.play();
+      await withDetector();
+    } else {
+      await withZxing(); // ZXing attaches the stream to the video itself
+    }
   }
 
   function stop() {
