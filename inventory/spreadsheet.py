@@ -63,7 +63,10 @@ def _rows(data: bytes, filename: str) -> list[list[object]]:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             text = data.decode("cp1252", errors="replace")
-        dialect = csv.Sniffer().sniff(text[:2048], delimiters=",;\t") if text.strip() else "excel"
+        try:
+            dialect: type[csv.Dialect] | str = csv.Sniffer().sniff(text[:2048], delimiters=",;\t")
+        except csv.Error:  # one column, or nothing to go on
+            dialect = "excel"
         return [list(r) for r in csv.reader(io.StringIO(text), dialect)]
     raise Invalid("Format non pris en charge : envoyez un fichier .csv ou .xlsx.")
 
