@@ -57,4 +57,4 @@ clean:
 # Refresh the translation catalogs after changing French strings (then translate the new entries).
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-location --sort-output -o web/locale/messages.pot .
-	$(BIN)/pybabel update -i web/locale/messages.pot -d web/locale --no-location
+	$(BIN)/pybabel update -i web/locale/messages.pot -d web/locale --no-fuzzy-matching

@@ -43,6 +43,16 @@ class DeviceKind(StrEnum):
     other = "other"
 
 
+KIND_LABELS_FR: dict[DeviceKind, str] = {
+    DeviceKind.laptop: N_("Portable"),
+    DeviceKind.desktop: N_("Ordinateur fixe"),
+    DeviceKind.all_in_one: N_("Tout-en-un"),
+    DeviceKind.tablet: N_("Tablette"),
+    DeviceKind.screen: N_("Écran"),
+    DeviceKind.dock: N_("Station d'accueil"),
+    DeviceKind.other: N_("Autre"),
+}
+
 KINDS_WITHOUT_STORAGE = frozenset({DeviceKind.screen, DeviceKind.dock})
 
 

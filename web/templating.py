@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar.contrib.jinja import JinjaTemplateEngine
 
-from inventory.states import STATE_LABELS_FR
+from inventory.states import KIND_LABELS_FR, STATE_LABELS_FR
 from web import i18n
 
 
@@ -14,4 +14,5 @@ def configure(engine: JinjaTemplateEngine) -> None:
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["current_language"] = i18n.current_language.get
     env.globals["state_labels"] = {state.value: label for state, label in STATE_LABELS_FR.items()}
+    env.globals["kind_labels"] = {kind.value: label for kind, label in KIND_LABELS_FR.items()}
     env.policies["ext.i18n.trimmed"] = True
