@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the test suite drives for real (installed when running as root and missing).
-DEBIAN_PACKAGES := postgresql postgresql-client chromium fonts-dejavu-core
+DEBIAN_PACKAGES := postgresql postgresql-client chromium fonts-dejavu-core \
+	hdparm nvme-cli smartmontools poppler-utils qpdf
 
 .PHONY: run test test-sqlite test-postgres lint format bench install system-packages clean messages
 
@@ -48,8 +49,10 @@ test-sqlite: install
 test-postgres: install system-packages
 	REEMPLOI_TEST_ENGINE=postgres $(BIN)/pytest -q -m db
 
-bench: install
-	@echo "no benchmarks yet"
+# Benchmarks print ratios against a baseline measured in the same run (the wipe bench needs root).
+bench: install system-packages
+	$(BIN)/python bench/labels_bench.py
+	$(BIN)/python bench/wipe_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -11,6 +11,7 @@ T = TypeVar("T")
 
 # Children first, so that deleting never trips a foreign key.
 TABLES = [
+    "sanitization_record",
     "event",
     "disk",
     "device",

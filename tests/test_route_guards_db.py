@@ -57,6 +57,17 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/intake/device"): WORKSHOP,
     ("GET", "/donations/{donation_id:int}"): WORKSHOP,
     ("ASGI", "/admin"): MANAGERS,
+    ("GET", "/labels"): WORKSHOP,
+    ("GET", "/labels.pdf"): WORKSHOP,
+    ("GET", "/d/{tag:str}/label.pdf"): WORKSHOP,
+    ("GET", "/d/{tag:str}/handout.pdf"): STAFF,
+    ("POST", "/api/v1/sanitization/records"): WORKSHOP,
+    ("GET", "/api/v1/sanitization/records/{record_id:int}"): WORKSHOP,
+    ("POST", "/api/v1/sanitization/records/{record_id:int}/heartbeat"): WORKSHOP,
+    ("POST", "/api/v1/sanitization/records/{record_id:int}/finish"): WORKSHOP,
+    ("GET", "/verify/{certificate_id:str}"): PUBLIC,
+    ("GET", "/verify/{certificate_id:str}/pdf"): WORKSHOP,
+    ("GET", "/donations/{donation_id:int}/certificate"): WORKSHOP,
 }
 
 
@@ -80,6 +91,8 @@ def concrete(path: str, tag: str) -> str:
         .replace("{file_path:path}", "app.css")
         .replace("{path:str}", "openapi.json")
         .replace("{code:str}", "en")
+        .replace("{record_id:int}", "1")
+        .replace("{certificate_id:str}", "AAAA-BBBB-CCCC-DDDD")
     )
 
 

@@ -24,14 +24,17 @@ from web.admin import admin
 from web.api import devices as devices_api
 from web.api import events as events_api
 from web.api import intake as intake_api
+from web.api import sanitization as sanitization_api
 from web.api import scan as scan_api
 from web.errors import EXCEPTION_HANDLERS
 from web.guards import PrincipalMiddleware, role_guard
 from web.i18n import set_request_language
 from web.pages import devices as device_pages
 from web.pages import intake as intake_pages
+from web.pages import labels as label_pages
 from web.pages import language, scan
 from web.pages import session as session_pages
+from web.pages import verify as verify_pages
 from web.settings import secret_key, secure_cookies
 
 HERE = Path(__file__).parent
@@ -66,6 +69,14 @@ ROUTE_HANDLERS = [
     intake_pages.register_tagged_device,
     admin,
     scan_api.scan,
+    label_pages.labels_form,
+    label_pages.labels_document,
+    label_pages.device_label,
+    label_pages.device_handout,
+    sanitization_api.SanitizationController,
+    verify_pages.verify_page,
+    verify_pages.certificate_pdf,
+    verify_pages.donation_certificate,
     devices_api.DeviceController,
     devices_api.lookup,
     devices_api.transitions,

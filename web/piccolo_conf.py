@@ -25,6 +25,7 @@ APP_REGISTRY = AppRegistry(
         "piccolo.apps.user.piccolo_app",
         "piccolo_api.session_auth.piccolo_app",
         "inventory.piccolo_app",
+        "provisioning.piccolo_app",
         "web.piccolo_app",
     ]
 )

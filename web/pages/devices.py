@@ -17,6 +17,7 @@ from inventory.errors import Conflict, NotFound
 from inventory.states import N_, STATE_LABELS_FR, DeviceKind, DeviceState, Grade
 from inventory.tables import Device, Donation, Event, Site
 from inventory.tags import TagError
+from labels.stocks import STOCKS
 from web.roles import EVERYONE, STAFF, WORKSHOP
 
 # The week's throughput: which events count as which step of the workshop.
@@ -117,6 +118,7 @@ async def device_page(request: Request, tag: str) -> Template:
             "events": await devices.device_events(device["id"]),
             "allowed": allowed,
             "can_print": request.user.role in WORKSHOP,
+            "stocks": [(key, stock.name) for key, stock in STOCKS.items()],
         },
     )
 

@@ -1,0 +1,149 @@
+"""The one place HTML templates become PDF: labels, handout sheets, certificates, charters, reports.
+
+Templates are Jinja2 HTML with CSS `@page` rules; they extend `_base.html` (bare pages) or
+`document.html` (A4 with header and page numbers). Fonts are the bundled DejaVu files, and the
+fetcher only opens local files under known folders: a document never reaches the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import gc
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import jinja2
+import weasyprint
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from labels.typeface import FONT_DIR, font_face_css
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+# PDF/A-3b: archivable like PDF/A-2b, and it may carry the signed JSON record of a certificate.
+PDFA_VARIANT = "pdf/a-3b"
+
+
+class LocalFetcher(URLFetcher):
+    """Serve `data:` URLs and files under the allowed folders; refuse everything else."""
+
+    def __init__(self, roots: Iterable[Path]) -> None:
+        super().__init__(allowed_protocols={"file", "data"}, timeout=1)
+        self.roots = tuple(Path(root).resolve() for root in roots)
+
+    def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> Any:
+        if url.startswith("data:") and ";base64," in url[:100]:
+            # Every label's QR code is one: decoded here, not by urllib's slower handler.
+            media_type, payload = url[5:].split(";base64,", 1)
+            body = base64.b64decode(payload)
+            return URLFetcherResponse(url, body, {"Content-Type": media_type or "text/plain"})
+        if url.startswith("file:"):
+            path = Path(unquote(urlsplit(url).path)).resolve()
+            if not any(path.is_relative_to(root) for root in self.roots):
+                raise ValueError(f"Fichier hors des dossiers autorisés : {path}")
+        elif not url.startswith("data:"):
+            raise ValueError(f"Ressource distante refusée : {url[:80]}")
+        return super().fetch(url, headers)
+
+
+def _mm(value: float) -> str:
+    """Jinja filter: a length in millimetres for CSS."""
+    return f"{value:.3f}mm"
+
+
+def _file_uri(path: str | Path) -> str:
+    """Jinja filter: the file URL of a local path (a logo)."""
+    return Path(path).resolve().as_uri()
+
+
+_gc_lock = threading.Lock()
+_gc_state = {"pauses": 0, "restore": False}
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Hold the cyclic garbage collector while weasyprint builds its boxes.
+
+    A 500-label layout allocates millions of objects and the collector would walk them again
+    and again (a quarter of the time); they are freed when the document is dropped anyway.
+    Counted, because several renders may run in worker threads at once.
+    """
+    with _gc_lock:
+        if _gc_state["pauses"] == 0:
+            _gc_state["restore"] = gc.isenabled()
+            gc.disable()
+        _gc_state["pauses"] += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_state["pauses"] -= 1
+            if _gc_state["pauses"] == 0 and _gc_state["restore"]:
+                gc.enable()
+
+
+@lru_cache(maxsize=16)
+def _environment(search_path: tuple[Path, ...]) -> jinja2.Environment:
+    """One Jinja2 environment per template search path, kept for the process's life."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([*search_path, TEMPLATE_DIR]),
+        autoescape=jinja2.select_autoescape(["html", "xml"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["mm"] = _mm
+    environment.filters["file_uri"] = _file_uri
+    return environment
+
+
+def render_html(
+    template_name: str, context: Mapping[str, Any], *, search_path: Sequence[Path] = ()
+) -> str:
+    """The HTML of a template, with the bundled fonts' @font-face rules in `font_faces`."""
+    paths = tuple(Path(p).resolve() for p in search_path)
+    template = _environment(paths).get_template(template_name)
+    return template.render({**context, "font_faces": font_face_css()})
+
+
+def html_to_pdf(
+    html: str,
+    *,
+    pdfa: bool,
+    search_path: Sequence[Path] = (),
+    assets: Sequence[Path] = (),
+) -> bytes:
+    """Lay out `html` and write the PDF; `pdfa` for documents that are archived."""
+    roots = [TEMPLATE_DIR, FONT_DIR, *search_path, *assets]
+    options: dict[str, Any] = {}
+    if pdfa:
+        options["pdf_variant"] = PDFA_VARIANT
+    with _gc_paused():
+        document = weasyprint.HTML(
+            string=html,
+            base_url=TEMPLATE_DIR.resolve().as_uri() + "/",
+            url_fetcher=LocalFetcher(roots),
+            media_type="print",
+        )
+        return document.write_pdf(**options)
+
+
+def render_pdf(
+    template_name: str,
+    context: Mapping[str, Any],
+    *,
+    pdfa: bool,
+    search_path: Sequence[Path] = (),
+    assets: Sequence[Path] = (),
+) -> bytes:
+    """Render a Jinja2 template to PDF bytes.
+
+    `search_path` adds template folders (other apps' documents) ahead of `labels/templates`;
+    `assets` adds folders whose files the document may show (a site's logo).
+    """
+    html = render_html(template_name, context, search_path=search_path)
+    return html_to_pdf(html, pdfa=pdfa, search_path=search_path, assets=assets)

@@ -1,0 +1,412 @@
+"""Sanitization records: start, heartbeat, finish, settle the abandoned, issue certificates.
+
+Each change runs in one transaction with its events (invariant 3). A record starts `running`
+and is closed `passed`, `failed` or `interrupted`; only a passed one gets a certificate and can
+move its device from `to_wipe` to `wiped` (invariants 1 and 4). A running record whose process
+died (kill -9, power cut) is settled as interrupted by the next look at it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from inventory import devices
+from inventory.db import write_transaction
+from inventory.errors import Conflict, Invalid, NotFound
+from inventory.states import DeviceState
+from inventory.tables import Device, Disk, Donation, Donor, Site
+from provisioning import certificates
+from provisioning.tables import MethodType, SanitizationRecord, Status
+
+STALE_AFTER = timedelta(minutes=5)  # without heartbeat from another host
+WIPEABLE_STATES = {DeviceState.received, DeviceState.to_wipe, DeviceState.wiped}
+STARTED = "sanitization_started"
+CERTIFICATE_ISSUED = "certificate_issued"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def process_start(pid: int) -> int:
+    """The start time of a process in clock ticks (field 22 of /proc/PID/stat), or 0."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return int(handle.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+@dataclass
+class Media:
+    """A disk's identity as reported by discovery (here or on a station)."""
+
+    model: str
+    serial: str
+    size_bytes: int
+    manufacturer: str = ""
+    media_type: str = ""
+    transport: str = "other"
+    rotational: bool = False
+    hidden_areas: str = ""
+
+
+@dataclass
+class Runner:
+    """Who runs the wipe: the operator, the station, and the process to watch."""
+
+    operator: str
+    station: str
+    host: str = field(default_factory=socket.gethostname)
+    pid: int = field(default_factory=os.getpid)
+    pid_start: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.pid_start:
+            self.pid_start = process_start(self.pid)
+
+
+@dataclass
+class Outcome:
+    """How a wipe ended; `status` passed only when the method ran and its verification held."""
+
+    status: Status
+    reason: str = ""
+    method_type: MethodType = MethodType.clear
+    method: str = ""
+    method_details: str = ""
+    tool: str = ""
+    verification_method: str = ""
+    verification_result: str = ""
+    verified_bytes: int = 0
+    bytes_written: int = 0
+    hidden_areas: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+async def _disk_for(media: Media, device: dict[str, Any] | None) -> int:
+    """The disk row for this medium: found by serial and model, attached to `device` if given."""
+    existing = None
+    if media.serial:
+        existing = (
+            await Disk.select()
+            .where((Disk.serial == media.serial) & (Disk.model == media.model))
+            .first()
+        )
+    if existing is None:
+        return await devices.add_disk(
+            device["id"] if device else None,
+            model=media.model,
+            serial=media.serial,
+            size_bytes=media.size_bytes,
+            transport=media.transport if media.transport in _TRANSPORTS else "other",
+            rotational=media.rotational,
+        )
+    if device is not None and existing["device"] not in (None, device["id"]):
+        owner = await Device.select(Device.asset_tag).where(Device.id == existing["device"]).first()
+        raise Conflict(
+            f"Ce disque ({media.serial}) est enregistré dans l'appareil "
+            f"{owner['asset_tag'] if owner else '?'}, pas dans {device['asset_tag']}."
+        )
+    if device is not None and existing["device"] is None:
+        await Disk.update({Disk.device: device["id"]}).where(Disk.id == existing["id"])
+    return existing["id"]
+
+
+_TRANSPORTS = {"sata", "nvme", "usb", "mmc", "other"}
+
+
+async def _context(device_id: int | None) -> dict[str, Any]:
+    """Asset tag, donation, donor and site names of a device, copied onto the record."""
+    if device_id is None:
+        return {
+            "device": None,
+            "donation": None,
+            "donor": None,
+            "asset_tag": "",
+            "source": "",
+            "site": "",
+        }
+    device = await Device.select().where(Device.id == device_id).first()
+    donation = None
+    if device["donation"] is not None:
+        donation = await Donation.select().where(Donation.id == device["donation"]).first()
+    donor = None
+    if donation is not None:
+        donor = await Donor.select().where(Donor.id == donation["donor"]).first()
+    site_id = device["site"] or (donation["site"] if donation else None)
+    site = await Site.select().where(Site.id == site_id).first() if site_id else None
+    return {
+        "device": device_id,
+        "donation": donation["id"] if donation else None,
+        "donor": donor["id"] if donor else None,
+        "asset_tag": device["asset_tag"],
+        "source": donor["name"] if donor else "",
+        "site": site["name"] if site else "",
+    }
+
+
+async def start(
+    media: Media,
+    runner: Runner,
+    *,
+    method_type: MethodType,
+    verification_method: str,
+    tag: str | None = None,
+) -> dict[str, Any]:
+    """Open a running record for a disk (linking it to the tagged device), with its event."""
+    await settle_abandoned()
+    async with write_transaction(SanitizationRecord):
+        device = await devices.get_device(tag) if tag else None
+        if device is not None and DeviceState(device["state"]) not in WIPEABLE_STATES:
+            raise Conflict(
+                f"L'appareil {device['asset_tag']} est dans l'état « {device['state']} » : "
+                "renvoyez-le d'abord à l'effacement."
+            )
+        disk_id = await _disk_for(media, device)
+        disk = await Disk.select().where(Disk.id == disk_id).first()
+        busy = (
+            await SanitizationRecord.select()
+            .where(
+                (SanitizationRecord.disk == disk_id) & (SanitizationRecord.status == Status.running)
+            )
+            .first()
+        )
+        if busy is not None:
+            raise Conflict(
+                f"Un effacement de ce disque est déjà en cours sur {busy['station']} "
+                f"(relevé {busy['id']})."
+            )
+        context = await _context(disk["device"])
+        started = now()
+        rows = await SanitizationRecord.insert(
+            SanitizationRecord(
+                disk=disk_id,
+                status=Status.running,
+                media_manufacturer=media.manufacturer[:120],
+                media_model=media.model[:120],
+                media_serial=media.serial[:120],
+                media_type=media.media_type[:40],
+                transport=media.transport[:10],
+                size_bytes=media.size_bytes,
+                hidden_areas=media.hidden_areas[:200],
+                method_type=method_type,
+                verification_method=verification_method,
+                started_at=started,
+                heartbeat_at=started,
+                operator=runner.operator[:120],
+                station=runner.station[:120],
+                host=runner.host[:120],
+                pid=runner.pid,
+                pid_start=runner.pid_start,
+                **context,
+            )
+        ).returning(SanitizationRecord.id)
+        record_id = rows[0]["id"]
+        payload = {"record_id": record_id, "disk_id": disk_id, "method_type": method_type}
+        await devices.write_event(disk["device"], runner.operator, STARTED, None, None, payload)
+        return await get(record_id)
+
+
+async def get(record_id: int) -> dict[str, Any]:
+    row = (
+        await SanitizationRecord.select()
+        .where(SanitizationRecord.id == record_id)
+        .first()
+        .output(load_json=True)
+    )
+    if row is None:
+        raise NotFound(f"Relevé d'effacement {record_id} inconnu.")
+    return row
+
+
+async def by_certificate(certificate_id: str) -> dict[str, Any]:
+    row = (
+        await SanitizationRecord.select()
+        .where(SanitizationRecord.certificate_id == certificate_id.strip().upper())
+        .first()
+        .output(load_json=True)
+    )
+    if row is None:
+        raise NotFound(f"Aucun certificat ne porte le numéro {certificate_id}.")
+    return row
+
+
+async def heartbeat(record_id: int, progress_bytes: int) -> None:
+    """A running wipe is alive; a closed record is not reopened (409)."""
+    updated = (
+        await SanitizationRecord.update(
+            {
+                SanitizationRecord.heartbeat_at: now(),
+                SanitizationRecord.progress_bytes: max(0, progress_bytes),
+            }
+        )
+        .where((SanitizationRecord.id == record_id) & (SanitizationRecord.status == Status.running))
+        .returning(SanitizationRecord.id)
+    )
+    if not updated:
+        raise Conflict(f"Le relevé {record_id} n'est plus en cours.")
+
+
+async def finish(record_id: int, outcome: Outcome, actor: str) -> dict[str, Any]:
+    """Close a running record. A pass is signed and may move its device to `wiped`."""
+    if outcome.status == Status.running:
+        raise Invalid("Un effacement se termine réussi, échoué ou interrompu.")
+    if outcome.status == Status.passed and outcome.verification_result != "passed":
+        raise Invalid("Un effacement dont la vérification n'a pas réussi ne peut être réussi.")
+    async with write_transaction(SanitizationRecord):
+        record = await get(record_id)
+        if record["status"] != Status.running:
+            raise Conflict(
+                f"Le relevé {record_id} est déjà clos ({record['status']}) : relancez l'effacement."
+            )
+        values: dict[Any, Any] = {
+            SanitizationRecord.status: outcome.status,
+            SanitizationRecord.reason: outcome.reason,
+            SanitizationRecord.method_type: outcome.method_type,
+            SanitizationRecord.method: outcome.method[:60],
+            SanitizationRecord.method_details: outcome.method_details,
+            SanitizationRecord.tool: outcome.tool[:120],
+            SanitizationRecord.verification_method: outcome.verification_method[:40],
+            SanitizationRecord.verification_result: outcome.verification_result[:12],
+            SanitizationRecord.verified_bytes: outcome.verified_bytes,
+            SanitizationRecord.bytes_written: outcome.bytes_written,
+            SanitizationRecord.finished_at: now(),
+            SanitizationRecord.notes: outcome.notes,
+        }
+        if outcome.hidden_areas is not None:
+            values[SanitizationRecord.hidden_areas] = outcome.hidden_areas[:200]
+        if outcome.status == Status.passed:
+            values[SanitizationRecord.certificate_id] = certificates.new_certificate_id()
+        await SanitizationRecord.update(values).where(SanitizationRecord.id == record_id)
+        record = await get(record_id)
+        passed = outcome.status == Status.passed
+        if passed:
+            key_id, signature = certificates.sign(record)
+            await SanitizationRecord.update(
+                {SanitizationRecord.key_id: key_id, SanitizationRecord.signature: signature}
+            ).where(SanitizationRecord.id == record_id)
+        details = {
+            "record_id": record_id,
+            "method_type": outcome.method_type,
+            "status": outcome.status,
+        }
+        if passed:
+            details["certificate_id"] = record["certificate_id"]
+        else:
+            details["reason"] = outcome.reason
+        await devices.record_disk_sanitized(record["disk"], passed, actor, details)
+        if passed and record["device"] is not None:
+            await _advance_device(record["device"], actor)
+        return await get(record_id)
+
+
+async def _advance_device(device_id: int, actor: str) -> None:
+    """`to_wipe` → `wiped` once every disk of the device has a pass (the guard decides)."""
+    device = await Device.select().where(Device.id == device_id).first()
+    if device["state"] != DeviceState.to_wipe:
+        return
+    facts = await devices.device_facts(device)
+    if facts.disks_sanitized:
+        await devices.apply_transition(device["asset_tag"], "wipe_passed", actor)
+
+
+async def settle_abandoned() -> int:
+    """Close as interrupted the running records whose process is gone; how many were."""
+    running = await SanitizationRecord.select().where(SanitizationRecord.status == Status.running)
+    here = socket.gethostname()
+    settled = 0
+    for record in running:
+        if record["host"] == here:
+            alive = process_start(record["pid"]) == record["pid_start"] != 0
+            if alive:
+                continue
+            reason = (
+                f"Le processus d'effacement (pid {record['pid']}) s'est arrêté sans conclure "
+                "(tué, ou machine arrêtée) : aucun certificat."
+            )
+        else:
+            heartbeat_at = record["heartbeat_at"]
+            if heartbeat_at.tzinfo is None:
+                heartbeat_at = heartbeat_at.replace(tzinfo=UTC)
+            if now() - heartbeat_at < STALE_AFTER:
+                continue
+            reason = (
+                f"Plus de nouvelles du poste {record['station']} depuis "
+                f"{heartbeat_at:%d/%m/%Y %H:%M} UTC : effacement considéré interrompu."
+            )
+        try:
+            await finish(
+                record["id"],
+                Outcome(
+                    status=Status.interrupted,
+                    reason=reason,
+                    method_type=MethodType(record["method_type"]),
+                ),
+                "system",
+            )
+            settled += 1
+        except Conflict:
+            continue  # closed meanwhile by its own process
+    return settled
+
+
+async def issue_pdf(record_id: int, base_url: str, actor: str) -> tuple[dict[str, Any], bytes]:
+    """The certificate PDF of a passed record, stored by SHA-256, with its event."""
+    record = await get(record_id)
+    if record["status"] != Status.passed or not record["certificate_id"]:
+        raise Conflict("Pas de certificat : cet effacement n'a pas réussi.")
+    stored = certificates.stored_pdf(record["certificate_sha256"])
+    if stored is not None:
+        return record, stored  # issued once: the same document every time
+    url = f"{base_url.rstrip('/')}/verify/{record['certificate_id']}"
+    content = certificates.disk_certificate_pdf(record, url)
+    digest, _ = certificates.store_pdf(content)
+    if record["certificate_sha256"] != digest:
+        async with write_transaction(SanitizationRecord):
+            await SanitizationRecord.update({SanitizationRecord.certificate_sha256: digest}).where(
+                SanitizationRecord.id == record_id
+            )
+            disk = await Disk.select(Disk.device).where(Disk.id == record["disk"]).first()
+            payload = {
+                "record_id": record_id,
+                "certificate_id": record["certificate_id"],
+                "sha256": digest,
+            }
+            await devices.write_event(
+                disk["device"] if disk else None, actor, CERTIFICATE_ISSUED, None, None, payload
+            )
+    return await get(record_id), content
+
+
+async def donation_records(donation_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A donation and, per disk, its latest passed record."""
+    donation = await Donation.select().where(Donation.id == donation_id).first()
+    if donation is None:
+        raise NotFound(f"Don {donation_id} inconnu.")
+    donor = await Donor.select().where(Donor.id == donation["donor"]).first()
+    rows = (
+        await SanitizationRecord.select()
+        .where(
+            (SanitizationRecord.donation == donation_id)
+            & (SanitizationRecord.status == Status.passed)
+        )
+        .order_by(SanitizationRecord.id)
+    )
+    latest: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        latest[row["disk"]] = row
+    donation = {**donation, "donor_name": donor["name"] if donor else ""}
+    return donation, sorted(latest.values(), key=lambda r: (r["asset_tag"], r["id"]))
+
+
+async def records_for_disk(disk_id: int) -> list[dict[str, Any]]:
+    return (
+        await SanitizationRecord.select()
+        .where(SanitizationRecord.disk == disk_id)
+        .order_by(SanitizationRecord.id)
+    )

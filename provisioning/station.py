@@ -1,0 +1,226 @@
+"""The bench station: wipe every disk plugged in, show it on a status screen, report to the API.
+
+Nobody types a device path: disks announced by the kernel (pyudev) are identified, refused if
+they are this machine's own or not allowed, and wiped one thread each. The server keeps the
+records and signs the certificates; the station only holds a bearer token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+
+from provisioning import discovery, job
+from provisioning.records import Media, Outcome, Runner
+from provisioning.tables import MethodType
+
+CLEAR_SCREEN = "\x1b[H\x1b[2J"
+
+
+class ApiError(Exception):
+    """The server refused or could not be reached; the message comes from its answer."""
+
+
+class ApiReporter:
+    """Records written through the server's API with the station's bearer token."""
+
+    def __init__(self, server: str, token: str, runner: Runner) -> None:
+        self.server = server.rstrip("/")
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.runner = runner
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=60) as client:
+            try:
+                response = await client.post(
+                    f"{self.server}/api/v1/sanitization{path}", json=body, headers=self.headers
+                )
+            except httpx.HTTPError as error:
+                raise ApiError(f"Serveur injoignable : {error}") from None
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            raise ApiError(f"Le serveur refuse ({response.status_code}) : {detail}")
+        return response.json()
+
+    async def start(
+        self, media: Media, method_type: MethodType, verification_method: str, tag: str | None
+    ) -> dict[str, Any]:
+        body = {
+            "model": media.model,
+            "serial": media.serial,
+            "size_bytes": media.size_bytes,
+            "manufacturer": media.manufacturer,
+            "media_type": media.media_type,
+            "transport": media.transport,
+            "rotational": media.rotational,
+            "hidden_areas": media.hidden_areas,
+            "method_type": str(method_type),
+            "verification_method": verification_method,
+            "station": self.runner.station,
+            "host": self.runner.host,
+            "pid": self.runner.pid,
+            "pid_start": self.runner.pid_start,
+            "tag": tag,
+        }
+        return await self._post("/records", body)
+
+    async def heartbeat(self, record_id: int, progress_bytes: int) -> None:
+        await self._post(f"/records/{record_id}/heartbeat", {"progress_bytes": progress_bytes})
+
+    async def finish(self, record_id: int, outcome: Outcome) -> dict[str, Any]:
+        body = msgspec.to_builtins(outcome.__dict__)
+        return await self._post(f"/records/{record_id}/finish", body)
+
+
+@dataclass
+class Bay:
+    """One disk on the bench and what happens to it."""
+
+    identity: discovery.DiskIdentity
+    live: job.LiveProgress
+    state: str = "en attente"
+    result: str = ""
+    stop: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+
+class Station:
+    def __init__(
+        self,
+        *,
+        server: str,
+        token: str,
+        method: str,
+        verify: str,
+        allow_loop: Path | None,
+        name: str,
+    ) -> None:
+        self.server, self.token = server, token
+        self.method, self.verify = method, verify
+        self.allow_loop = allow_loop
+        self.runner = Runner(operator=f"station:{name}", station=name)
+        self.bays: dict[str, Bay] = {}
+        self.log: list[str] = []
+        self.stopping = threading.Event()
+        self.screen = sys.stdout.isatty()
+        self.lock = threading.Lock()
+
+    def say(self, message: str) -> None:
+        line = f"[{time.strftime('%H:%M:%S')}] {message}"
+        with self.lock:
+            self.log = (self.log + [line])[-12:]
+        if not self.screen:
+            print(line, flush=True)
+
+    def draw(self) -> None:
+        """The status screen: one line per disk, then the latest messages."""
+        if not self.screen:
+            return
+        lines = [f"Réemploi — poste d'effacement {self.runner.station} ({self.method})", ""]
+        for name, bay in sorted(self.bays.items()):
+            who = f"{bay.identity.model} {bay.identity.serial}".strip()
+            progress = job.describe(bay.live) if bay.state == "effacement" else bay.result
+            lines.append(f"{name:<10} {who[:40]:<40} {bay.state:<12} {progress}")
+        if not self.bays:
+            lines.append("Branchez un disque : il sera effacé automatiquement.")
+        lines += ["", *self.log]
+        sys.stdout.write(CLEAR_SCREEN + "\n".join(lines) + "\n")
+        sys.stdout.flush()
+
+    def arrive(self, name: str, path: str) -> None:
+        refused = discovery.refusal(name, self.allow_loop)
+        if refused:
+            self.say(f"{name} ignoré : {refused}")
+            return
+        current = self.bays.get(name)
+        if current and current.thread and current.thread.is_alive():
+            return
+        try:
+            identity = discovery.identify(path)
+        except (OSError, ValueError) as error:
+            self.say(f"{name} illisible : {error}")
+            return
+        bay = Bay(identity=identity, live=job.LiveProgress(total=identity.size_bytes))
+        self.bays[name] = bay
+        for warning in identity.warnings:
+            self.say(f"{name} : {warning}")
+        self.say(
+            f"{name} détecté : {identity.model} {identity.serial} "
+            f"({identity.size_bytes / 1e9:.1f} Go) — effacement {self.method}"
+        )
+        bay.thread = threading.Thread(target=self._work, args=(name, bay), daemon=True)
+        bay.thread.start()
+
+    def _work(self, name: str, bay: Bay) -> None:
+        reporter = ApiReporter(self.server, self.token, self.runner)
+        bay.state = "effacement"
+        try:
+            record = asyncio.run(
+                job.run_wipe(
+                    bay.identity, reporter, method=self.method, verify=self.verify,
+                    stop=bay.stop, live=bay.live,
+                )
+            )  # fmt: skip
+        except ApiError as error:
+            bay.state, bay.result = "refusé", str(error)
+            self.say(f"{name} : {error}")
+            return
+        except Exception as error:  # the bench goes on with the other disks
+            bay.state, bay.result = "erreur", str(error)
+            self.say(f"{name} : erreur {error}")
+            return
+        if record["status"] == "passed":
+            bay.state = "effacé"
+            bay.result = f"certificat {record['certificate_id']}"
+            self.say(f"{name} effacé ({record['method_type']}) : {bay.result}")
+        else:
+            bay.state = "échec" if record["status"] == "failed" else "interrompu"
+            bay.result = record["reason"]
+            self.say(f"{name} {bay.state} : {record['reason']}")
+
+    def leave(self, name: str) -> None:
+        bay = self.bays.get(name)
+        if bay is None:
+            return
+        if bay.thread and bay.thread.is_alive():
+            self.say(f"{name} retiré pendant l'effacement.")
+        else:
+            self.say(f"{name} retiré.")
+            del self.bays[name]
+
+    def run(self, *, wipe_present: bool = False) -> int:
+        """Watch the bench until SIGTERM or Ctrl-C; running wipes are closed as interrupted."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stopping.set())
+        events = discovery.watch(timeout=1.0)
+        self.say(f"Poste prêt, serveur {self.server}.")
+        if wipe_present:
+            for disk in discovery.list_disks(self.allow_loop):
+                self.arrive(disk.name, disk.path)
+        while not self.stopping.is_set():
+            event = next(events)
+            if event is not None and event.action == "add":
+                self.arrive(event.name, event.path)
+            elif event is not None:
+                self.leave(event.name)
+            self.draw()
+        for bay in self.bays.values():
+            bay.stop.set()
+        for bay in self.bays.values():
+            if bay.thread:
+                bay.thread.join(timeout=60)
+        self.say("Poste arrêté.")
+        self.draw()
+        return 0
