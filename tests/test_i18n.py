@@ -13,6 +13,8 @@ METHODS = [
     ("inventory/**.py", "python"),
     ("web/**.py", "python"),
     ("loans/**.py", "python"),
+    ("provisioning/**.py", "python"),
+    ("labels/**.py", "python"),
     ("web/templates/**.html", "jinja2"),
 ]
 KEYWORDS = {"_": None, "N_": None, "gettext": None}

@@ -15,6 +15,7 @@ ALL = set(Role)
 STAFF = {Role.technician, Role.mediator, Role.coordinator, Role.admin}
 WORKSHOP = {Role.technician, Role.coordinator, Role.admin}
 MANAGERS = {Role.coordinator, Role.admin}
+LENDING = {Role.mediator, Role.coordinator, Role.admin}
 PUBLIC = "public"
 
 # The policy, written here independently of the handlers' declarations: (method, path) -> roles.
@@ -68,6 +69,45 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("GET", "/verify/{certificate_id:str}"): PUBLIC,
     ("GET", "/verify/{certificate_id:str}/pdf"): WORKSHOP,
     ("GET", "/donations/{donation_id:int}/certificate"): WORKSHOP,
+    ("GET", "/api/v1/organisations"): LENDING,
+    ("POST", "/api/v1/organisations"): LENDING,
+    ("GET", "/api/v1/borrowers"): LENDING,
+    ("POST", "/api/v1/borrowers"): LENDING,
+    ("GET", "/api/v1/borrowers/{borrower_id:int}"): LENDING,
+    ("GET", "/api/v1/borrowers/{borrower_id:int}/export"): LENDING,
+    ("GET", "/api/v1/borrowers/{borrower_id:int}/export.pdf"): LENDING,
+    ("POST", "/api/v1/borrowers/{borrower_id:int}/erase"): MANAGERS,
+    ("GET", "/api/v1/programmes"): LENDING,
+    ("POST", "/api/v1/programmes"): MANAGERS,
+    ("GET", "/api/v1/charters"): LENDING,
+    ("GET", "/api/v1/charters/current"): LENDING,
+    ("POST", "/api/v1/charters"): MANAGERS,
+    ("GET", "/api/v1/loans"): LENDING,
+    ("POST", "/api/v1/loans"): LENDING,
+    ("GET", "/api/v1/loans/{loan_id:int}"): LENDING,
+    ("GET", "/api/v1/loans/{loan_id:int}/events"): LENDING,
+    ("GET", "/api/v1/loans/{loan_id:int}/charter.pdf"): LENDING,
+    ("POST", "/api/v1/loans/returns"): LENDING,
+    ("GET", "/api/v1/repairs"): STAFF,
+    ("POST", "/api/v1/repairs/{ticket_id:int}/close"): STAFF,
+    ("GET", "/api/v1/sessions"): LENDING,
+    ("GET", "/api/v1/sessions/{session_id:int}"): LENDING,
+    ("POST", "/api/v1/sessions/{session_id:int}/record"): LENDING,
+    ("POST", "/api/v1/sessions/workshops"): LENDING,
+    ("GET", "/api/v1/reminders"): LENDING,
+    ("GET", "/loans"): LENDING,
+    ("GET", "/loans/new"): LENDING,
+    ("POST", "/loans/new"): LENDING,
+    ("GET", "/loans/{loan_id:int}"): LENDING,
+    ("GET", "/loans/{loan_id:int}/charter.pdf"): LENDING,
+    ("GET", "/agenda"): LENDING,
+    ("GET", "/returns"): LENDING,
+    ("POST", "/returns"): LENDING,
+    ("GET", "/sessions/{session_id:int}"): LENDING,
+    ("POST", "/sessions/{session_id:int}"): LENDING,
+    ("POST", "/api/v1/loans/links"): LENDING,
+    ("GET", "/sign/{token:str}"): PUBLIC,
+    ("POST", "/sign/{token:str}"): PUBLIC,
 }
 
 
@@ -93,6 +133,11 @@ def concrete(path: str, tag: str) -> str:
         .replace("{code:str}", "en")
         .replace("{record_id:int}", "1")
         .replace("{certificate_id:str}", "AAAA-BBBB-CCCC-DDDD")
+        .replace("{loan_id:int}", "1")
+        .replace("{borrower_id:int}", "1")
+        .replace("{session_id:int}", "1")
+        .replace("{ticket_id:int}", "1")
+        .replace("{token:str}", "unknown-token")
     )
 
 

@@ -24,6 +24,7 @@ from web.admin import admin
 from web.api import devices as devices_api
 from web.api import events as events_api
 from web.api import intake as intake_api
+from web.api import loans as loans_api
 from web.api import sanitization as sanitization_api
 from web.api import scan as scan_api
 from web.errors import EXCEPTION_HANDLERS
@@ -33,7 +34,9 @@ from web.pages import devices as device_pages
 from web.pages import intake as intake_pages
 from web.pages import labels as label_pages
 from web.pages import language, scan
+from web.pages import loans as loan_pages
 from web.pages import session as session_pages
+from web.pages import signing as signing_pages
 from web.pages import verify as verify_pages
 from web.settings import secret_key, secure_cookies
 
@@ -85,6 +88,26 @@ ROUTE_HANDLERS = [
     intake_api.DonationController,
     events_api.list_events,
     events_api.me,
+    loans_api.OrganisationController,
+    loans_api.BorrowerController,
+    loans_api.ProgrammeController,
+    loans_api.CharterController,
+    loans_api.LoanController,
+    loans_api.RepairController,
+    loans_api.SessionController,
+    loans_api.reminders_today,
+    loan_pages.loan_list,
+    loan_pages.checkout_page,
+    loan_pages.checkout_submit,
+    loan_pages.loan_page,
+    loan_pages.loan_document,
+    loan_pages.agenda_page,
+    loan_pages.return_page,
+    loan_pages.return_submit,
+    loan_pages.session_page,
+    loan_pages.session_submit,
+    signing_pages.signing_page,
+    signing_pages.signing_submit,
 ]
 
 

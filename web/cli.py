@@ -293,3 +293,39 @@ def station(
         name=name or socket.gethostname(),
     )
     sys.exit(bench.run(wipe_present=wipe_present))
+
+
+@main.command(
+    help="Tâche quotidienne : prêts en retard et séances à planifier, envoyés par courriel si "
+    "REEMPLOI_SMTP_HOST et REEMPLOI_REMINDER_TO sont définis."
+)
+@click.option("--dry-run", is_flag=True, help="Afficher les rappels sans envoyer de courriel.")
+def reminders(dry_run: bool) -> None:
+    from datetime import date
+
+    from loans import reminders as daily
+
+    digest = _run(daily.digest(date.today()))
+    click.echo(daily.message_text(digest), nl=False)
+    if not dry_run and daily.send(digest):
+        click.echo("Rappels envoyés par courriel.")
+
+
+@main.command(
+    help="Purge programmée : anonymiser les emprunteurs sans prêt ni séance depuis la durée de "
+    "conservation (REEMPLOI_RETENTION_DAYS, 730 jours par défaut)."
+)
+def purge() -> None:
+    from datetime import date
+
+    from inventory.errors import Invalid
+    from loans import privacy
+
+    try:
+        erased = _run(privacy.purge(date.today()))
+    except Invalid as error:
+        _fail(error)
+    # Codes only: names never reach a log.
+    click.echo(
+        f"Emprunteurs anonymisés : {len(erased)}" + (f" ({', '.join(erased)})" if erased else "")
+    )

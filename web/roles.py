@@ -26,3 +26,5 @@ WORKSHOP = frozenset({Role.technician, Role.coordinator, Role.admin})
 STAFF = frozenset({Role.technician, Role.mediator, Role.coordinator, Role.admin})
 MANAGERS = frozenset({Role.coordinator, Role.admin})
 EVERYONE = frozenset(Role)
+# Lending: mediators check devices out and in, get charters signed and run follow-up sessions.
+LENDING = frozenset({Role.mediator, Role.coordinator, Role.admin})

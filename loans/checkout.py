@@ -1,0 +1,256 @@
+"""Checkout under a signed charter (invariant 2): one transaction for one or many devices.
+
+The signed charter PDF is rendered before the transaction (it takes about a second), stored by its
+SHA-256, and the transaction then moves every device with its event, or none of them.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from inventory import devices
+from inventory.db import write_transaction
+from inventory.errors import Conflict, Invalid
+from inventory.states import N_, STATE_LABELS_FR, DeviceState
+from labels.pdf import render_pdf
+from loans import borrowers, charter, documents, mediation, queries
+from loans.tables import Loan, LoanDevice, Signature
+
+TEMPLATES = Path(__file__).parent / "templates"
+MAX_DEVICES = 60
+MAX_ACCESSORIES = 20
+SIGNER_ROLES = {
+    "self": N_("L'emprunteur ou l'emprunteuse"),
+    "legal_guardian": N_("Représentant légal"),
+    "school_representative": N_("Représentant de l'établissement"),
+}
+METHODS = {
+    "drawn": N_("Signature tracée sur la tablette"),
+    "paper": N_("Charte signée sur papier, scannée"),
+    "link": N_("Signature par lien à usage unique"),
+}
+
+
+@dataclass
+class SignatureIn:
+    method: str
+    image: bytes
+    signer_name: str
+    signer_role: str
+
+
+@dataclass
+class CheckoutIn:
+    borrower_id: int
+    tags: list[str]
+    programme_id: int | None = None
+    accessories: list[str] = field(default_factory=list)
+    condition_out: str = ""
+    due_on: date | None = None
+
+
+@dataclass
+class Prepared:
+    borrower: dict[str, Any]
+    programme: dict[str, Any] | None
+    charter: dict[str, Any]
+    devices: list[dict[str, Any]]
+    accessories: list[str]
+    condition_out: str
+    due_on: date | None
+
+
+def _check_signer(borrower: dict[str, Any], signature: SignatureIn) -> str:
+    name = (signature.signer_name or "").strip()
+    if not name or len(name) > 200:
+        raise Invalid("Indiquez le nom de la personne qui signe (200 caractères au plus).")
+    role = signature.signer_role
+    if role not in SIGNER_ROLES:
+        raise Invalid(
+            "Qualité du signataire attendue : self, legal_guardian, school_representative."
+        )
+    if borrower["kind"] == "organisation" and role != "school_representative":
+        raise Invalid("Pour une organisation, signe son représentant (school_representative).")
+    if borrower["kind"] == "household" and borrower["is_minor"] and role != "legal_guardian":
+        raise Invalid(
+            "L'emprunteur est mineur : la charte doit être signée par son représentant légal."
+        )
+    if borrower["kind"] == "household" and role == "school_representative":
+        raise Invalid("Un foyer signe lui-même, ou par son représentant légal.")
+    if signature.method not in METHODS:
+        raise Invalid("Mode de signature attendu : drawn, paper ou link.")
+    if not signature.image:
+        raise Invalid("La charte n'est pas signée : tracez la signature ou joignez le scan.")
+    return name
+
+
+async def prepare(request: CheckoutIn) -> Prepared:
+    """Check everything a checkout needs except the signature; raise with a sentence if not."""
+    borrower = await borrowers.get_borrower(request.borrower_id)
+    if borrower["anonymised_at"] is not None:
+        raise Conflict("Cet emprunteur a été anonymisé : créez une nouvelle fiche.")
+    programme = (
+        await borrowers.get_programme(request.programme_id) if request.programme_id else None
+    )
+    tags = [t.strip() for t in request.tags if t and t.strip()]
+    if not tags:
+        raise Invalid("Scannez au moins un appareil à prêter.")
+    if len(tags) > MAX_DEVICES:
+        raise Invalid(f"Un prêt compte {MAX_DEVICES} appareils au plus.")
+    rows = [await devices.get_device(tag) for tag in tags]
+    seen: set[int] = set()
+    for row in rows:
+        if row["id"] in seen:
+            raise Invalid(f"L'appareil {row['asset_tag']} est scanné deux fois.")
+        seen.add(row["id"])
+        if row["state"] != DeviceState.ready:
+            label = STATE_LABELS_FR[DeviceState(row["state"])]
+            raise Conflict(
+                f"L'appareil {row['asset_tag']} n'est pas prêt à être prêté "
+                f"(état « {label} ») : rien n'a été enregistré."
+            )
+    accessories = [a.strip()[:100] for a in request.accessories if a and a.strip()]
+    if len(accessories) > MAX_ACCESSORIES:
+        raise Invalid(f"{MAX_ACCESSORIES} accessoires au plus.")
+    due_on = request.due_on
+    if due_on is None and programme and programme["default_loan_days"]:
+        due_on = date.today() + timedelta(days=programme["default_loan_days"])
+    if due_on is not None and due_on < date.today():
+        raise Invalid("La date de retour prévue est déjà passée.")
+    return Prepared(
+        borrower=borrower,
+        programme=programme,
+        charter=await charter.in_force(),
+        devices=rows,
+        accessories=accessories,
+        condition_out=(request.condition_out or "").strip()[:2000],
+        due_on=due_on,
+    )
+
+
+def signed_charter_pdf(
+    prepared: Prepared, signer_name: str, signature: SignatureIn, media_type: str, at: datetime
+) -> bytes:
+    image_uri = f"data:{media_type};base64," + base64.b64encode(signature.image).decode()
+    context = {
+        "title": prepared.charter["title"],
+        "charter_version": prepared.charter["version"],
+        "in_force_from": prepared.charter["in_force_from"].strftime("%d/%m/%Y"),
+        "charter_html": charter.to_html(prepared.charter["text"]),
+        "devices": prepared.devices,
+        "borrower_code": prepared.borrower["code"],
+        "programme": prepared.programme["name"] if prepared.programme else "",
+        "accessories": prepared.accessories,
+        "condition_out": prepared.condition_out,
+        "due_on": prepared.due_on.strftime("%d/%m/%Y") if prepared.due_on else "",
+        "signer_name": signer_name,
+        "signer_role_label": SIGNER_ROLES[signature.signer_role],
+        "signed_at": at.strftime("%d/%m/%Y %H:%M UTC"),
+        "method_label": METHODS[signature.method],
+        "signature_uri": image_uri,
+    }
+    return render_pdf("loan_charter.html", context, pdfa=True, search_path=[TEMPLATES])
+
+
+async def checkout(request: CheckoutIn, signature: SignatureIn, actor: str) -> dict[str, Any]:
+    """Lend the devices under the charter in force; all of them in one transaction, or none."""
+    prepared = await prepare(request)
+    signer_name = _check_signer(prepared.borrower, signature)
+    media_type = documents.image_type(signature.image)
+    signed_at = datetime.now(UTC)
+    pdf = signed_charter_pdf(prepared, signer_name, signature, media_type, signed_at)
+    # Written ahead of the transaction, by content: a refused race leaves at most a file that no
+    # row names (deleting it could remove the same bytes a concurrent winner just recorded).
+    pdf_sha = documents.write_file(pdf)
+    image_sha = documents.write_file(signature.image)
+    return await _commit(
+        prepared, signature, signer_name, actor, signed_at, pdf, pdf_sha, image_sha, media_type
+    )
+
+
+async def _commit(
+    prepared: Prepared,
+    signature: SignatureIn,
+    signer_name: str,
+    actor: str,
+    signed_at: datetime,
+    pdf: bytes,
+    pdf_sha: str,
+    image_sha: str,
+    media_type: str,
+) -> dict[str, Any]:
+    borrower, programme, terms = prepared.borrower, prepared.programme, prepared.charter
+    async with write_transaction(Loan):
+        rows = await Loan.insert(
+            Loan(
+                borrower=borrower["id"],
+                programme=programme["id"] if programme else None,
+                charter=terms["id"],
+                charter_version=terms["version"],
+                charter_text=terms["text"],
+                accessories=prepared.accessories,
+                condition_out=prepared.condition_out,
+                due_on=prepared.due_on,
+                deposit_cents=programme["deposit_cents"] if programme else 0,
+                status="open",
+                opened_at=signed_at,
+                document_sha256=pdf_sha,
+                created_by=actor,
+            )
+        ).returning(Loan.id)
+        loan_id = rows[0]["id"]
+        await documents.record(pdf_sha, "signed_charter", "application/pdf", len(pdf))
+        await documents.record(image_sha, "signature", media_type, len(signature.image))
+        await Signature.insert(
+            Signature(
+                loan=loan_id,
+                method=signature.method,
+                image_sha256=image_sha,
+                signer_name=signer_name,
+                signer_role=signature.signer_role,
+                signed_at=signed_at,
+                staff_actor=actor,
+            )
+        )
+        note = f"Charte v{terms['version']} signée, PDF SHA-256 {pdf_sha}"
+        for device in prepared.devices:
+            await devices.apply_transition(
+                device["asset_tag"],
+                "checkout",
+                actor,
+                note=note,
+                expected_version=device["version"],
+                domain_facts={"charter_signed": True},
+                loan_id=loan_id,
+            )
+            await LoanDevice.insert(LoanDevice(loan=loan_id, device=device["id"], out_at=signed_at))
+        # Pseudonymous payload: the borrower's code and the signer's role, never a name.
+        await devices.write_event(
+            None,
+            actor,
+            "loan_opened",
+            None,
+            None,
+            {
+                "document_sha256": pdf_sha,
+                "signature_sha256": image_sha,
+                "charter_version": terms["version"],
+                "signature_method": signature.method,
+                "signer_role": signature.signer_role,
+                "borrower": borrower["code"],
+                "programme": programme["name"] if programme else None,
+                "devices": [d["asset_tag"] for d in prepared.devices],
+                "due_on": prepared.due_on.isoformat() if prepared.due_on else None,
+            },
+            loan_id=loan_id,
+        )
+        await mediation.plan_followups(loan_id, borrower["id"], programme, signed_at.date(), actor)
+        return await get_loan(loan_id)
+
+
+async def get_loan(loan_id: int) -> dict[str, Any]:
+    return await queries.loan_detail(loan_id)

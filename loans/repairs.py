@@ -1,0 +1,136 @@
+"""Repair tickets: fault, actions, parts, outcome. A repaired device goes back to its borrower
+without a wipe; a swapped one leaves the loan for `to_wipe` and a ready device takes its place."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from inventory import devices
+from inventory.db import write_transaction
+from inventory.errors import Conflict, Invalid, NotFound
+from inventory.states import DeviceState
+from inventory.tables import Device
+from loans import queries
+from loans.tables import Loan, LoanDevice, RepairTicket
+
+OUTCOMES = ("repaired", "swapped")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def open_ticket(device_id: int, loan_id: int | None, fault: str, actor: str) -> int:
+    """Called inside the transaction that moves the device to `in_repair`."""
+    rows = await RepairTicket.insert(
+        RepairTicket(
+            device=device_id, loan=loan_id, fault=fault[:2000], opened_at=_now(), actor=actor
+        )
+    ).returning(RepairTicket.id)
+    return rows[0]["id"]
+
+
+async def swap(loan_id: int, old: dict[str, Any], new_tag: str, actor: str) -> dict[str, Any]:
+    """Inside a transaction: `old` (in repair) leaves the loan for `to_wipe`, `new_tag` joins it."""
+    new = await devices.get_device(new_tag)
+    if new["id"] == old["id"]:
+        raise Invalid("L'appareil de remplacement doit être un autre appareil.")
+    if new["state"] != DeviceState.ready:
+        raise Conflict(f"L'appareil de remplacement {new['asset_tag']} n'est pas prêt.")
+    await LoanDevice.update({LoanDevice.returned_at: _now(), LoanDevice.outcome: "swapped"}).where(
+        (LoanDevice.loan == loan_id) & (LoanDevice.device == old["id"])
+    )
+    await devices.apply_transition(
+        old["asset_tag"],
+        "swap_out",
+        actor,
+        note=f"Remplacé par {new['asset_tag']}",
+        domain_facts={"loan_open": False},
+        loan_id=loan_id,
+    )
+    await devices.apply_transition(
+        new["asset_tag"],
+        "checkout",
+        actor,
+        note=f"Remplace {old['asset_tag']} sur le même prêt et la même charte",
+        expected_version=new["version"],
+        domain_facts={"charter_signed": True},
+        loan_id=loan_id,
+    )
+    await LoanDevice.insert(LoanDevice(loan=loan_id, device=new["id"], out_at=_now()))
+    return new
+
+
+async def close_ticket(
+    ticket_id: int,
+    *,
+    outcome: str,
+    actions: str,
+    parts: str = "",
+    actor: str,
+    swap_tag: str | None = None,
+) -> dict[str, Any]:
+    """Close a ticket: `repaired` (back to the borrower, or to `ready` in the workshop) or
+    `swapped` (a ready device replaces it on the loan)."""
+    if outcome not in OUTCOMES:
+        raise Invalid("Issue attendue : repaired (réparé) ou swapped (échangé).")
+    if not (actions or "").strip():
+        raise Invalid("Décrivez les actions menées.")
+    if outcome == "swapped" and not swap_tag:
+        raise Invalid("Scannez l'appareil de remplacement.")
+    async with write_transaction(RepairTicket):
+        ticket = await RepairTicket.select().where(RepairTicket.id == ticket_id).first()
+        if ticket is None:
+            raise NotFound(f"Ticket de réparation {ticket_id} inconnu.")
+        if ticket["closed_at"] is not None:
+            raise Conflict("Ce ticket de réparation est déjà clos.")
+        device = await Device.select().where(Device.id == ticket["device"]).first()
+        link = await queries.open_loan_of(device["id"])
+        loan_id = link["loan"] if link else None
+        swap_device = None
+        if outcome == "repaired":
+            name = "repaired_to_borrower" if loan_id else "repaired"
+            await devices.apply_transition(
+                device["asset_tag"],
+                name,
+                actor,
+                note=f"Ticket {ticket_id}",
+                domain_facts={"loan_open": bool(loan_id)},
+                loan_id=loan_id,
+            )
+        else:
+            if loan_id is None:
+                raise Conflict("Un échange ne se fait que pour un appareil en prêt.")
+            swap_device = (await swap(loan_id, device, swap_tag or "", actor))["id"]
+        await RepairTicket.update(
+            {
+                RepairTicket.actions: actions.strip()[:2000],
+                RepairTicket.parts: (parts or "").strip()[:1000],
+                RepairTicket.outcome: outcome,
+                RepairTicket.swap_device: swap_device,
+                RepairTicket.closed_at: _now(),
+            }
+        ).where(RepairTicket.id == ticket_id)
+        return await get_ticket(ticket_id)
+
+
+async def get_ticket(ticket_id: int) -> dict[str, Any]:
+    row = await RepairTicket.select().where(RepairTicket.id == ticket_id).first()
+    if row is None:
+        raise NotFound(f"Ticket de réparation {ticket_id} inconnu.")
+    return row
+
+
+async def close_loan_if_done(loan_id: int, actor: str) -> bool:
+    """Inside a transaction: a loan whose devices all left it is closed, with its event."""
+    remaining = await LoanDevice.count().where(
+        (LoanDevice.loan == loan_id) & LoanDevice.returned_at.is_null()
+    )
+    if remaining:
+        return False
+    await Loan.update({Loan.status: "closed", Loan.closed_at: _now()}).where(
+        (Loan.id == loan_id) & (Loan.status == "open")
+    )
+    await devices.write_event(None, actor, "loan_closed", None, None, {}, loan_id=loan_id)
+    return True
