@@ -18,6 +18,8 @@ from inventory.states import N_, STATE_LABELS_FR, DeviceKind, DeviceState, Grade
 from inventory.tables import Device, Donation, Event, Site
 from inventory.tags import TagError
 from labels.stocks import STOCKS
+from loans.tables import LoanDevice
+from provisioning.tables import SanitizationRecord
 from web.roles import EVERYONE, STAFF, WORKSHOP
 
 # The week's throughput: which events count as which step of the workshop.
@@ -109,12 +111,39 @@ async def device_page(request: Request, tag: str) -> Template:
         if device["site"]
         else None
     )
+    wipes = (
+        await SanitizationRecord.select(
+            SanitizationRecord.status,
+            SanitizationRecord.method_type,
+            SanitizationRecord.media_model,
+            SanitizationRecord.media_serial,
+            SanitizationRecord.started_at,
+            SanitizationRecord.reason,
+            SanitizationRecord.certificate_id,
+        )
+        .where(SanitizationRecord.device == device["id"])
+        .order_by(SanitizationRecord.id, ascending=False)
+    )
+    loans = (
+        await LoanDevice.select(
+            LoanDevice.loan,
+            LoanDevice.out_at,
+            LoanDevice.returned_at,
+            LoanDevice.outcome,
+            LoanDevice.loan.status,
+            LoanDevice.loan.borrower.code,
+        )
+        .where(LoanDevice.device == device["id"])
+        .order_by(LoanDevice.id, ascending=False)
+    )
     return Template(
         "device.html",
         context={
             "device": device,
             "site": site,
             "disks": await devices.device_disks(device["id"]),
+            "wipes": wipes,
+            "loans": loans,
             "events": await devices.device_events(device["id"]),
             "allowed": allowed,
             "can_print": request.user.role in WORKSHOP,
