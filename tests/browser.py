@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,3 +38,21 @@ def launch() -> Iterator[object]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser
         browser.close()
+
+
+PASSWORD = "mot de passe de test"
+
+
+def requests_leaving(context: Any, server: str) -> list[str]:
+    """Collect every request a browser context makes outside the workshop's server."""
+    outside: list[str] = []
+    context.on("request", lambda r: None if r.url.startswith(server) else outside.append(r.url))
+    return outside
+
+
+def login(page: Any, server: str, username: str, password: str = PASSWORD) -> None:
+    page.goto(f"{server}/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/")

@@ -77,3 +77,20 @@ def tokens(db: None) -> dict[str, str]:
     from web.roles import Role
 
     return {role.value: run(create_token(f"test-{role.value}", role.value)) for role in Role}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """The real server (`reemploi serve`, uvicorn) for the browser tests of one module."""
+    from tests.server import running_server
+
+    with running_server(workers=1) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright, shared by one module's tests."""
+    from tests.browser import launch
+
+    yield from launch()

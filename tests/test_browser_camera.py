@@ -5,7 +5,6 @@ Chromium on Linux has no BarcodeDetector, so this exercises the bundled ZXing de
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,10 @@ import segno
 from barcode.writer import ImageWriter
 from PIL import Image
 
-from tests.browser import ARGS, CHROMIUM, require_chromium
-from tests.server import running_server
+from tests.browser import ARGS, CHROMIUM, PASSWORD, login, require_chromium
 from tests.support import new_donation, run
 from web.accounts import create_user
 
-PASSWORD = "mot de passe de test"
 WIDTH, HEIGHT = 640, 480
 
 
@@ -51,12 +48,6 @@ def qr_image(text: str, folder: Path) -> Image.Image:
     return Image.open(path).convert("RGB")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with running_server(workers=1) as url:
-        yield url
-
-
 @pytest.mark.parametrize("symbology", ["code128", "qr"])
 def test_the_camera_reads_a_label(db: None, server: str, tmp_path: Path, symbology: str) -> None:
     require_chromium()
@@ -78,11 +69,7 @@ def test_the_camera_reads_a_label(db: None, server: str, tmp_path: Path, symbolo
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
         context = browser.new_context(locale="fr-FR", permissions=["camera"])
         page: Any = context.new_page()
-        page.goto(f"{server}/login")
-        page.fill("#username", "tech")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{server}/")
+        login(page, server, "tech")
         page.goto(f"{server}/scan")
         page.click("#camera-toggle")
         page.wait_for_selector(f"#results li.ok >> text={tag}", timeout=20_000)

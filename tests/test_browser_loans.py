@@ -19,24 +19,11 @@ from inventory import devices
 from inventory.tables import Event
 from loans import documents
 from loans.tables import Loan, Signature
-from tests.browser import launch
-from tests.server import running_server
+from tests.browser import PASSWORD, login, requests_leaving
 from tests.support import loan_setup, ready_devices, run
 from web.accounts import create_user
 
 pytestmark = pytest.mark.db
-PASSWORD = "mot de passe de test"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with running_server(workers=1) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from launch()
 
 
 @pytest.fixture
@@ -46,14 +33,9 @@ def page(db: None, server: str, browser: Any) -> Iterator[Any]:
     context = browser.new_context(
         viewport={"width": 1024, "height": 1366}, locale="fr-FR", has_touch=True
     )
-    outside: list[str] = []
-    context.on("request", lambda r: None if r.url.startswith(server) else outside.append(r.url))
+    outside = requests_leaving(context, server)
     page = context.new_page()
-    page.goto(f"{server}/login")
-    page.fill("#username", "mediatrice")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server}/")
+    login(page, server, "mediatrice")
     yield page
     context.close()
     assert not outside, f"requests left the workshop's server: {outside[:5]}"

@@ -13,23 +13,9 @@ import pytest
 from inventory import devices
 from inventory.tables import Device, Donation
 from inventory.tags import format_tag
-from tests.browser import ARTIFACTS, launch
-from tests.server import running_server
+from tests.browser import ARTIFACTS, PASSWORD, login, requests_leaving
 from tests.support import new_donation, run
 from web.accounts import create_user
-
-PASSWORD = "mot de passe de test"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with running_server(workers=1) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from launch()
 
 
 @pytest.fixture
@@ -37,21 +23,12 @@ def page(db: None, server: str, browser: Any) -> Iterator[Any]:
     """A logged-in technician's page, in French."""
     run(create_user("tech", PASSWORD, "technician"))
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
-    outside: list[str] = []
-    context.on("request", lambda r: None if r.url.startswith(server) else outside.append(r.url))
+    outside = requests_leaving(context, server)
     page = context.new_page()
-    login(page, server)
+    login(page, server, "tech")
     yield page
     context.close()
     assert not outside, f"requests left the workshop's server: {outside[:5]}"
-
-
-def login(page: Any, server: str) -> None:
-    page.goto(f"{server}/login")
-    page.fill("#username", "tech")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server}/")
 
 
 def scan(page: Any, code: str) -> None:
@@ -185,7 +162,7 @@ def test_screenshots_and_no_horizontal_overflow(
     run(devices.apply_transition(tags[0], "triage", "tech"))
     context = browser.new_context(viewport={"width": width, "height": height}, locale="fr-FR")
     page = context.new_page()
-    login(page, server)
+    login(page, server, "tech")
     ARTIFACTS.mkdir(exist_ok=True)
     pages = {"scan": "/scan", "device": f"/d/{tags[0]}", "dashboard": "/"}
     for name, path in pages.items():
@@ -210,7 +187,7 @@ def test_reading_pages_and_forms_work_without_javascript(
     tags = run(new_donation(2))
     context = browser.new_context(java_script_enabled=False, locale="fr-FR")
     page = context.new_page()
-    login(page, server)
+    login(page, server, "tech")
     assert "Parc par état" in page.inner_text("main")
     page.goto(f"{server}/scan")
     page.fill("#code", tags[0])
@@ -234,14 +211,9 @@ def test_piccolo_admin_behind_the_same_login(db: None, server: str, browser: Any
     run(create_user("coord", PASSWORD, "coordinator"))
     run(create_user("tech", PASSWORD, "technician"))
     context = browser.new_context(locale="fr-FR")
-    outside: list[str] = []
-    context.on("request", lambda r: None if r.url.startswith(server) else outside.append(r.url))
+    outside = requests_leaving(context, server)
     page = context.new_page()
-    page.goto(f"{server}/login")
-    page.fill("#username", "coord")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server}/")
+    login(page, server, "coord")
     page.click("header a:has-text('Administration')")
     page.wait_for_selector("text=Réemploi · administration")
     page.click("text=Site")
@@ -250,7 +222,7 @@ def test_piccolo_admin_behind_the_same_login(db: None, server: str, browser: Any
     context.close()
     context = browser.new_context(locale="fr-FR")
     page = context.new_page()
-    login(page, server)
+    login(page, server, "tech")
     assert page.locator("header a:has-text('Administration')").count() == 0
     assert page.goto(f"{server}/admin/").status == 403
     context.close()
