@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the test suite drives for real (installed when running as root and missing).
 DEBIAN_PACKAGES := postgresql postgresql-client chromium fonts-dejavu-core \
-	hdparm nvme-cli smartmontools poppler-utils qpdf
+	hdparm nvme-cli smartmontools poppler-utils qpdf \
+	openssh-server openssh-client zstd gdisk e2fsprogs iproute2 util-linux lshw dmidecode
 
 .PHONY: run test test-sqlite test-postgres lint format bench install system-packages clean messages
 
@@ -53,6 +54,8 @@ test-postgres: install system-packages
 bench: install system-packages
 	$(BIN)/python bench/labels_bench.py
 	$(BIN)/python bench/wipe_bench.py
+	$(BIN)/python bench/deploy_bench.py
+	$(BIN)/python bench/report_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -11,6 +11,9 @@ T = TypeVar("T")
 
 # Children first, so that deleting never trips a foreign key.
 TABLES = [
+    "deployment_job",
+    "host_key",
+    "image",
     "session_attendee",
     "mediation_session",
     "repair_ticket",

@@ -107,6 +107,22 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/sessions/{session_id:int}"): LENDING,
     ("POST", "/api/v1/loans/links"): LENDING,
     ("GET", "/sign/{token:str}"): PUBLIC,
+    ("GET", "/api/v1/imaging/images"): WORKSHOP,
+    ("GET", "/api/v1/imaging/host-keys"): WORKSHOP,
+    ("POST", "/api/v1/imaging/host-keys"): MANAGERS,
+    ("GET", "/api/v1/imaging/deployments"): WORKSHOP,
+    ("GET", "/api/v1/imaging/deployments/{job_id:int}"): WORKSHOP,
+    ("POST", "/api/v1/imaging/deployments"): WORKSHOP,
+    ("GET", "/imaging"): WORKSHOP,
+    ("POST", "/imaging/deploy"): WORKSHOP,
+    ("POST", "/imaging/host-keys"): MANAGERS,
+    ("GET", "/api/v1/reports/funder"): MANAGERS | {Role.funder},
+    ("GET", "/reports"): MANAGERS | {Role.funder},
+    ("GET", "/reports/funder"): MANAGERS | {Role.funder},
+    ("GET", "/api/v1/reports/donors/{donor_id:int}"): MANAGERS,
+    ("GET", "/api/v1/reports/opendata"): MANAGERS,
+    ("GET", "/reports/donors/{donor_id:int}"): MANAGERS,
+    ("GET", "/reports/donors/{donor_id:int}/certificates"): MANAGERS,
     ("POST", "/sign/{token:str}"): PUBLIC,
 }
 
@@ -138,6 +154,8 @@ def concrete(path: str, tag: str) -> str:
         .replace("{session_id:int}", "1")
         .replace("{ticket_id:int}", "1")
         .replace("{token:str}", "unknown-token")
+        .replace("{job_id:int}", "1")
+        .replace("{donor_id:int}", "1")
     )
 
 

@@ -23,18 +23,22 @@ from web.accounts import Principal
 from web.admin import admin
 from web.api import devices as devices_api
 from web.api import events as events_api
+from web.api import imaging as imaging_api
 from web.api import intake as intake_api
 from web.api import loans as loans_api
+from web.api import reports as reports_api
 from web.api import sanitization as sanitization_api
 from web.api import scan as scan_api
 from web.errors import EXCEPTION_HANDLERS
 from web.guards import PrincipalMiddleware, role_guard
 from web.i18n import set_request_language
 from web.pages import devices as device_pages
+from web.pages import imaging as imaging_pages
 from web.pages import intake as intake_pages
 from web.pages import labels as label_pages
 from web.pages import language, scan
 from web.pages import loans as loan_pages
+from web.pages import reports as report_pages
 from web.pages import session as session_pages
 from web.pages import signing as signing_pages
 from web.pages import verify as verify_pages
@@ -108,6 +112,17 @@ ROUTE_HANDLERS = [
     loan_pages.session_submit,
     signing_pages.signing_page,
     signing_pages.signing_submit,
+    imaging_api.ImagingController,
+    imaging_pages.imaging_page,
+    imaging_pages.start_from_page,
+    imaging_pages.enrol_from_page,
+    reports_api.funder_report_api,
+    reports_api.donor_report_api,
+    reports_api.opendata_api,
+    report_pages.reports_index,
+    report_pages.funder_report_page,
+    report_pages.donor_report_page,
+    report_pages.donor_certificates,
 ]
 
 

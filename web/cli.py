@@ -295,6 +295,138 @@ def station(
     sys.exit(bench.run(wipe_present=wipe_present))
 
 
+@main.group(help="Images système : ajout, liste, clés d'hôte du système live, déploiement.")
+def image() -> None:
+    pass
+
+
+@image.command("add", help="Ajouter une image : compresse ses plages utiles (zstd) et sa carte.")
+@click.argument("name")
+@click.option(
+    "--from",
+    "raw",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Image disque brute (par exemple debian.img).",
+)
+@click.option("--version", "version", default="1", show_default=True, help="Version de l'image.")
+def image_add(name: str, raw: Path, version: str) -> None:
+    from inventory.errors import DomainError
+    from provisioning.imaging import images
+
+    user = os.environ.get("SUDO_USER") or os.environ.get("USER") or "root"
+    try:
+        row = _run(images.add_image(name, raw, version=version, actor=f"cli:{user}"))
+    except DomainError as error:
+        _fail(error)
+    click.echo(
+        f"Image {row['name']} {row['version']} : {row['size_bytes']} octets, "
+        f"{row['mapped_bytes']} utiles en {row['range_count']} plages, "
+        f"{row['compressed_bytes']} compressés ; carte {row['map_sha256']}"
+    )
+
+
+@image.command("list", help="Lister les images : taille, taille utile, version, empreinte.")
+def image_list() -> None:
+    from provisioning.imaging import images
+
+    for row in _run(images.list_images()):
+        click.echo(
+            f"{row['name']}\t{row['version']}\t{row['size_bytes']}\t{row['mapped_bytes']}\t"
+            f"{row['compressed_bytes']}\t{row['map_sha256']}"
+        )
+
+
+@image.command(
+    "enrol-host",
+    help="Inscrire la clé d'hôte SSH du système live d'une machine (vérifiez l'empreinte).",
+)
+@click.argument("host")
+@click.option("--port", default=22, show_default=True, type=int, help="Port SSH.")
+@click.option(
+    "--fingerprint",
+    help="Empreinte SHA256:… lue sur l'écran de la machine ; sans elle, on vous la demande.",
+)
+@click.option(
+    "--all-hosts",
+    is_flag=True,
+    help="Clé commune du système live (clé USB ou PXE de l'atelier), valable pour toute adresse.",
+)
+def image_enrol_host(host: str, port: int, fingerprint: str | None, all_hosts: bool) -> None:
+    from inventory.errors import DomainError
+    from provisioning.imaging import hostkeys
+    from provisioning.imaging.transport import fetch_host_key
+
+    try:
+        key = fetch_host_key(host, port)
+    except OSError as error:
+        _fail(error)
+    seen = hostkeys.fingerprint(key)
+    if fingerprint is not None and fingerprint.strip() != seen:
+        _fail(ValueError(f"la machine présente {seen}, pas {fingerprint} : rien n'est inscrit."))
+    if fingerprint is None and not click.confirm(f"Empreinte présentée : {seen}. L'inscrire ?"):
+        sys.exit(1)
+    user = os.environ.get("SUDO_USER") or os.environ.get("USER") or "root"
+    try:
+        _run(
+            hostkeys.enrol(
+                hostkeys.ANY_HOST if all_hosts else host, key, port=port, actor=f"cli:{user}"
+            )
+        )
+    except DomainError as error:
+        _fail(error)
+    click.echo(f"Clé inscrite : {seen}")
+
+
+def _parse_target(text: str):
+    from inventory.errors import Invalid
+    from provisioning.imaging.deploy import parse_target
+
+    try:
+        return parse_target(text)
+    except Invalid as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@image.command("deploy", help="Installer une image sur des PC démarrés sur le système live.")
+@click.option("--image", "image_name", required=True, help="Nom de l'image.")
+@click.option(
+    "--profile",
+    required=True,
+    help="Profil : ecole, famille, senior ou association.",
+)
+@click.option(
+    "--key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Clé privée SSH de l'atelier (par défaut $REEMPLOI_SSH_KEY ou ~/.ssh/id_ed25519).",
+)
+@click.argument("targets", nargs=-1, required=True)
+def image_deploy(image_name: str, profile: str, key: Path | None, targets: tuple[str, ...]) -> None:
+    import paramiko
+
+    from inventory.errors import DomainError
+    from inventory.tags import TagError
+    from provisioning.imaging import deploy
+
+    parsed = [_parse_target(t) for t in targets]
+    key_path = key or Path(os.environ.get("REEMPLOI_SSH_KEY", "~/.ssh/id_ed25519")).expanduser()
+    try:
+        pkey = paramiko.PKey.from_path(str(key_path))
+    except (OSError, paramiko.SSHException) as error:
+        _fail(error)
+    user = os.environ.get("SUDO_USER") or os.environ.get("USER") or "root"
+    options = deploy.Options(pkey=pkey, actor=f"cli:{user}")
+    try:
+        finished = _run(deploy.deploy(image_name, profile, parsed, options))
+    except (DomainError, TagError) as error:
+        _fail(error)
+    for job in finished:
+        status = "réussi" if job["status"] == "passed" else f"échec : {job['reason']}"
+        click.echo(f"{job['asset_tag']} ({job['target']}) : {status}")
+    if any(job["status"] != "passed" for job in finished):
+        sys.exit(1)
+
+
 @main.command(
     help="Tâche quotidienne : prêts en retard et séances à planifier, envoyés par courriel si "
     "REEMPLOI_SMTP_HOST et REEMPLOI_REMINDER_TO sont définis."
@@ -329,3 +461,92 @@ def purge() -> None:
     click.echo(
         f"Emprunteurs anonymisés : {len(erased)}" + (f" ({', '.join(erased)})" if erased else "")
     )
+
+
+@main.group(help="Rapports : financeurs (anonymisé), donateurs, données ouvertes par commune.")
+def report() -> None:
+    pass
+
+
+def _day(value: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"date attendue au format AAAA-MM-JJ : {value}") from None
+
+
+@report.command("funder", help="Rapport d'un programme (ou de tous) sur une période, anonymisé.")
+@click.option("--programme", default="all", help="Numéro ou nom du programme, ou « all ».")
+@click.option("--from", "start", required=True, help="Début de la période (AAAA-MM-JJ).")
+@click.option("--to", "end", required=True, help="Fin de la période, incluse (AAAA-MM-JJ).")
+@click.option("--format", "fmt", type=click.Choice(["html", "pdf", "csv", "xlsx"]), default="pdf")
+@click.option("--threshold", type=int, default=None, help="Seuil de secret (défaut : 5).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def report_funder(
+    programme: str, start: str, end: str, fmt: str, threshold: int | None, out: Path
+) -> None:
+    from inventory.errors import DomainError
+    from loans.reports import funder, render
+    from loans.tables import Programme
+
+    async def build() -> bytes:
+        programme_id = None
+        if programme != "all":
+            column = Programme.id if programme.isdigit() else Programme.name
+            value = int(programme) if programme.isdigit() else programme
+            row = await Programme.select(Programme.id).where(column == value).first()
+            if row is None:
+                raise DomainError(f"Programme inconnu : {programme}")
+            programme_id = row["id"]
+        computed = await funder.funder_report(
+            programme_id, _day(start), _day(end), threshold=threshold
+        )
+        return render.render(computed, fmt)
+
+    try:
+        content = _run(build())
+    except DomainError as error:
+        _fail(error)
+    out.write_bytes(content)
+    click.echo(f"Rapport écrit dans {out} ({len(content)} octets).")
+
+
+@report.command("donor", help="Devenir des appareils d'un donateur (PDF) ou lot des certificats.")
+@click.option("--donor", "donor_id", type=int, required=True, help="Numéro du donateur.")
+@click.option("--bundle", is_flag=True, help="Archive ZIP : rapport et certificats des dons.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def report_donor(donor_id: int, bundle: bool, out: Path) -> None:
+    from inventory.errors import DomainError
+    from loans.reports import donor
+    from web.settings import base_url
+
+    async def build() -> bytes:
+        if bundle:
+            return await donor.certificate_bundle(donor_id, base_url())
+        return donor.donor_pdf(await donor.donor_report(donor_id, base_url()))
+
+    try:
+        content = _run(build())
+    except DomainError as error:
+        _fail(error)
+    out.write_bytes(content)
+    click.echo(f"Rapport écrit dans {out} ({len(content)} octets).")
+
+
+@report.command("opendata", help="Données ouvertes : agrégats anonymisés par commune (CSV).")
+@click.option("--from", "start", required=True, help="Début de la période (AAAA-MM-JJ).")
+@click.option("--to", "end", required=True, help="Fin de la période, incluse (AAAA-MM-JJ).")
+@click.option("--threshold", type=int, default=None, help="Seuil de secret (défaut : 5).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def report_opendata(start: str, end: str, threshold: int | None, out: Path) -> None:
+    from inventory.errors import DomainError
+    from loans.reports import opendata
+
+    try:
+        rows = _run(opendata.per_commune(_day(start), _day(end)))
+    except DomainError as error:
+        _fail(error)
+    out.write_bytes(opendata.to_csv(rows, threshold))
+    click.echo(f"{len(rows)} communes écrites dans {out}.")

@@ -26,6 +26,7 @@ APP_REGISTRY = AppRegistry(
         "piccolo_api.session_auth.piccolo_app",
         "inventory.piccolo_app",
         "provisioning.piccolo_app",
+        "provisioning.imaging.piccolo_app",
         "loans.piccolo_app",
         "web.piccolo_app",
     ]

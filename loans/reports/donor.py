@@ -1,0 +1,137 @@
+"""The donor report: each donated device's fate with its erasure certificates, as proof of reuse.
+
+A donor sees its devices (tag, model, serial) and what became of them: wiped (Clear or Purge, with
+the certificate number and its public verification address), lent and how many times, recycled
+through the WEEE channel, used for parts, given, lost or stolen. Never who borrowed them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from inventory.errors import NotFound
+from inventory.states import STATE_LABELS_FR
+from inventory.tables import Donor, Event
+
+TEMPLATES = Path(__file__).parent / "templates"
+RETIREMENT_LABELS = {
+    "recycled_weee": "Recyclé par la filière DEEE",
+    "parts": "Démonté pour pièces détachées",
+    "given": "Donné après effacement",
+    "lost": "Perdu pendant un prêt",
+    "stolen": "Volé pendant un prêt",
+}
+METHOD_LABELS = {"clear": "Clear", "purge": "Purge"}
+
+
+def _payload(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
+async def donor_report(donor_id: int, base_url: str = "") -> dict[str, Any]:
+    """The donor, its donations, and per device its fate and certificates (four queries)."""
+    donor = await Donor.select(Donor.id, Donor.name, Donor.kind).where(Donor.id == donor_id).first()
+    if donor is None:
+        raise NotFound(f"Donateur {donor_id} inconnu.")
+    devices = await Event.raw(
+        "SELECT d.id, d.asset_tag, d.kind, d.brand, d.model, d.serial, d.state,"
+        " o.id AS donation_id, o.received_on, o.weee_reference FROM device d"
+        " JOIN donation o ON d.donation = o.id WHERE o.donor = {} ORDER BY o.id, d.asset_tag",
+        donor_id,
+    )
+    certificates = await Event.raw(
+        "SELECT r.device, r.method_type, r.certificate_id, r.finished_at"
+        " FROM sanitization_record r JOIN device d ON r.device = d.id"
+        " JOIN donation o ON d.donation = o.id WHERE o.donor = {} AND r.status = 'passed'"
+        " ORDER BY r.id",
+        donor_id,
+    )
+    loans = await Event.raw(
+        "SELECT ld.device, COUNT(*) AS n FROM loan_device ld JOIN device d ON ld.device = d.id"
+        " JOIN donation o ON d.donation = o.id WHERE o.donor = {} GROUP BY ld.device",
+        donor_id,
+    )
+    retirements = await Event.raw(
+        "SELECT e.device, e.payload FROM event e JOIN device d ON e.device = d.id"
+        " JOIN donation o ON d.donation = o.id WHERE o.donor = {}"
+        " AND e.kind IN ('retire', 'declare_lost') ORDER BY e.id",
+        donor_id,
+    )
+    by_device: dict[int, list[dict[str, Any]]] = {}
+    for row in certificates:
+        by_device.setdefault(row["device"], []).append(
+            {
+                "method": METHOD_LABELS.get(row["method_type"], row["method_type"]),
+                "certificate_id": row["certificate_id"],
+                "verify_url": f"{base_url.rstrip('/')}/verify/{row['certificate_id']}",
+            }
+        )
+    lent = {row["device"]: int(row["n"]) for row in loans}
+    reasons = {row["device"]: _payload(row["payload"]).get("reason", "") for row in retirements}
+    rows = []
+    for device in devices:
+        fate = []
+        if by_device.get(device["id"]):
+            methods = sorted({c["method"] for c in by_device[device["id"]]})
+            fate.append(f"Données effacées ({', '.join(methods)})")
+        if lent.get(device["id"]):
+            times = lent[device["id"]]
+            fate.append(f"Prêté {times} fois" if times > 1 else "Prêté")
+        if device["state"] == "retired":
+            fate.append(RETIREMENT_LABELS.get(reasons.get(device["id"], ""), "Sorti du parc"))
+        else:
+            fate.append(f"État actuel : {STATE_LABELS_FR.get(device['state'], device['state'])}")
+        rows.append(
+            {
+                **{k: device[k] for k in ("asset_tag", "kind", "brand", "model", "serial")},
+                "donation_id": device["donation_id"],
+                "received_on": device["received_on"],
+                "fate": " ; ".join(fate),
+                "certificates": by_device.get(device["id"], []),
+                "reused": bool(lent.get(device["id"])) or reasons.get(device["id"]) == "given",
+            }
+        )
+    return {
+        "donor": donor,
+        "devices": rows,
+        "donations": sorted({r["donation_id"] for r in rows}),
+        "totals": {
+            "devices": len(rows),
+            "wiped": sum(1 for r in rows if r["certificates"]),
+            "reused": sum(1 for r in rows if r["reused"]),
+            "recycled": sum(1 for r in rows if "DEEE" in r["fate"]),
+        },
+        "generated_at": datetime.now(UTC),
+    }
+
+
+def donor_pdf(report: dict[str, Any]) -> bytes:
+    from labels.pdf import render_pdf
+
+    return render_pdf("donor_report.html", {"r": report}, pdfa=True, search_path=[TEMPLATES])
+
+
+async def certificate_bundle(donor_id: int, base_url: str) -> bytes:
+    """A ZIP: the donor report and, per donation, its erasure certificate (PDF/A)."""
+    from provisioning import certificates, records
+
+    report = await donor_report(donor_id, base_url)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr(f"rapport-donateur-{donor_id}.pdf", donor_pdf(report))
+        for donation_id in report["donations"]:
+            donation, rows = await records.donation_records(donation_id)
+            if rows:
+                content = certificates.donation_certificate_pdf(donation, rows, base_url)
+                bundle.writestr(f"certificat-don-{donation_id}.pdf", content)
+    return buffer.getvalue()

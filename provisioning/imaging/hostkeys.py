@@ -1,0 +1,107 @@
+"""Pinned SSH host keys: enrolled once, then any unknown or changed key is refused.
+
+Never `AutoAddPolicy`: `PinnedKeyPolicy` accepts a key only when it equals a pin for the host
+(or the live system's shared pin, host `*`), and its refusal names the fingerprint it saw.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import paramiko
+
+from inventory.errors import Invalid
+from provisioning.imaging.tables import HostKey
+
+ANY_HOST = "*"
+
+
+class HostKeyRefused(paramiko.SSHException):
+    """The server's key is not the pinned one: nothing is sent to it."""
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def parse_public_key(line: str) -> paramiko.PKey:
+    """A key from an OpenSSH public key line (`ssh-ed25519 AAAA… comment`)."""
+    parts = line.split()
+    if len(parts) < 2:
+        raise Invalid("Clé publique illisible : attendu « type base64 ».")
+    try:
+        return paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1]))
+    except Exception as error:
+        raise Invalid(f"Clé publique illisible : {error}") from None
+
+
+class PinnedKeyPolicy(paramiko.MissingHostKeyPolicy):
+    """Accept only pinned keys. `pins` maps (host, port) or (`*`, 0) to a list of keys."""
+
+    def __init__(self, pins: dict[tuple[str, int], list[tuple[str, str]]], port: int = 22):
+        self.pins = pins
+        self.port = port
+
+    def missing_host_key(self, client: Any, hostname: str, key: paramiko.PKey) -> None:
+        host = hostname.strip("[]").rsplit("]:", 1)[0]
+        seen = (key.get_name(), key.get_base64())
+        own = self.pins.get((host, self.port), [])
+        shared = self.pins.get((ANY_HOST, 0), [])
+        if seen in own or seen in shared:
+            return
+        if own:
+            raise HostKeyRefused(
+                f"La clé d'hôte de {host}:{self.port} a changé : reçue {fingerprint(key)} "
+                f"({key.get_name()}), épinglée {', '.join(_fp(k) for k in own)}. Connexion "
+                "refusée ; vérifiez la machine puis réinscrivez sa clé."
+            )
+        raise HostKeyRefused(
+            f"Clé d'hôte inconnue pour {host}:{self.port} : {fingerprint(key)} "
+            f"({key.get_name()}). Connexion refusée ; inscrivez d'abord cette empreinte "
+            "(reemploi image enrol-host)."
+        )
+
+
+def _fp(pin: tuple[str, str]) -> str:
+    return "SHA256:" + base64.b64encode(
+        hashlib.sha256(base64.b64decode(pin[1])).digest()
+    ).decode().rstrip("=")
+
+
+async def load_pins() -> dict[tuple[str, int], list[tuple[str, str]]]:
+    pins: dict[tuple[str, int], list[tuple[str, str]]] = {}
+    for row in await HostKey.select():
+        port = 0 if row["host"] == ANY_HOST else row["port"]
+        pins.setdefault((row["host"], port), []).append((row["key_type"], row["key_base64"]))
+    return pins
+
+
+async def enrol(
+    host: str, key: paramiko.PKey, *, port: int = 22, label: str = "", actor: str = ""
+) -> dict[str, Any]:
+    """Pin `key` for `host` (replacing the host's previous pins); `*` pins the live system."""
+    if not host or len(host) > 120:
+        raise Invalid("Adresse d'hôte manquante ou trop longue.")
+    port = 0 if host == ANY_HOST else port
+    await HostKey.delete().where((HostKey.host == host) & (HostKey.port == port))
+    await HostKey.insert(
+        HostKey(
+            host=host,
+            port=port,
+            key_type=key.get_name(),
+            key_base64=key.get_base64(),
+            fingerprint=fingerprint(key),
+            label=label,
+            enrolled_at=datetime.now(UTC),
+            enrolled_by=actor,
+        )
+    )
+    return await HostKey.select().where(HostKey.host == host).first()
+
+
+async def list_pins() -> list[dict[str, Any]]:
+    return await HostKey.select().order_by(HostKey.host)

@@ -1,0 +1,356 @@
+"""Run by the live system's python3 (standard library only), sent over SSH at each deployment.
+
+agent.py facts                 hardware inventory and candidate disks, as JSON
+agent.py write DISK MAP        decompressed mapped ranges on stdin -> DISK, then verify
+agent.py finish DISK           JSON spec on stdin: GPT repair, grow, personalise
+"""
+
+import hashlib
+import json
+import os
+import queue
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+
+CHUNK = 4 * 1024 * 1024
+VERIFY_BATCH = 128 * 1024 * 1024
+SKIP_PREFIXES = ("loop", "ram", "zram", "dm-", "sr", "md", "fd", "nbd")
+
+
+def sh(*args, check=True, data=None):
+    done = subprocess.run(list(args), input=data, capture_output=True)
+    if check and done.returncode != 0:
+        message = (done.stderr or done.stdout).decode(errors="replace").strip()
+        raise RuntimeError(f"{args[0]}: {message[-400:]}")
+    return done
+
+
+def _read(path, default=""):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
+def _system_disks():
+    """Disks holding the running system (the live medium): never candidates."""
+    names = set()
+    for line in _read("/proc/mounts").splitlines():
+        source, target = line.split()[:2]
+        if target in ("/", "/run/live/medium", "/lib/live/mount/medium") and source.startswith(
+            "/dev/"
+        ):
+            base = os.path.basename(os.path.realpath(source))
+            parent = os.path.basename(os.path.dirname(os.path.realpath(f"/sys/class/block/{base}")))
+            names.update({base, parent})
+    return names
+
+
+def describe_disk(name):
+    base = f"/sys/block/{name}"
+    path = os.path.realpath(base)
+    if name.startswith("nvme"):
+        transport = "nvme"
+    elif name.startswith("mmcblk"):
+        transport = "mmc"
+    else:
+        transport = "usb" if "/usb" in path else "sata"
+    return {
+        "path": f"/dev/{name}",
+        "size_bytes": int(_read(f"{base}/size", "0")) * 512,
+        "model": _read(f"{base}/device/model"),
+        "serial": _read(f"{base}/device/serial") or _read(f"{base}/serial"),
+        "transport": transport,
+        "rotational": _read(f"{base}/queue/rotational") == "1",
+        "removable": _read(f"{base}/removable") == "1",
+    }
+
+
+def candidate_disks():
+    system = _system_disks()
+    return [
+        describe_disk(name)
+        for name in sorted(os.listdir("/sys/block"))
+        if not name.startswith(SKIP_PREFIXES) and name not in system
+    ]
+
+
+def internal(disks):
+    return [d for d in disks if not d["removable"] and d["transport"] != "usb"]
+
+
+def choose_disk(disks):
+    """The one internal disk to image; an error names the candidates when there is not one."""
+    found = internal(disks)
+    if len(found) == 1:
+        return found[0]
+    names = ", ".join(d["path"] for d in found) or "aucun"
+    raise ValueError(f"disque cible ambigu ou absent (internes : {names}) : précisez-le")
+
+
+def _battery():
+    out = []
+    root = "/sys/class/power_supply"
+    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        if _read(f"{root}/{name}/type") != "Battery":
+            continue
+        full = _read(f"{root}/{name}/energy_full") or _read(f"{root}/{name}/charge_full")
+        design = _read(f"{root}/{name}/energy_full_design") or _read(
+            f"{root}/{name}/charge_full_design"
+        )
+        out.append(
+            {
+                "name": name,
+                "full": full,
+                "design": design,
+                "cycles": _read(f"{root}/{name}/cycle_count"),
+            }
+        )
+    return out
+
+
+def facts():
+    disks = candidate_disks()
+    tools = {}
+    for key, args in (("lshw", ["lshw", "-json", "-quiet"]), ("dmidecode", ["dmidecode"])):
+        if shutil.which(args[0]):
+            done = subprocess.run(args, capture_output=True, timeout=120)
+            tools[key] = done.stdout.decode(errors="replace")
+    smart = {}
+    if shutil.which("smartctl"):
+        for disk in disks:
+            done = subprocess.run(
+                ["smartctl", "--json", "-a", disk["path"]], capture_output=True, timeout=60
+            )
+            smart[disk["path"]] = done.stdout.decode(errors="replace")
+    return {"disks": disks, "tools": tools, "smartctl": smart, "battery": _battery()}
+
+
+def _verify(fd, batch, bad):
+    """Flush what was written, drop it from the cache, read each range back and hash it."""
+    os.fdatasync(fd)
+    for offset, length, digest in batch:
+        os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+        h = hashlib.sha256()
+        done = 0
+        while done < length:
+            data = os.pread(fd, min(CHUNK, length - done), offset + done)
+            if not data:
+                break
+            h.update(data)
+            done += len(data)
+        if h.hexdigest() != digest:
+            bad.append(offset)
+
+
+def in_use(disk):
+    """Why `disk` must not be written (mounted, swap, held by another device), or None."""
+    name = os.path.basename(os.path.realpath(disk))
+    base = f"/sys/class/block/{name}"
+    if not os.path.exists(base):
+        raise RuntimeError(f"{disk} n'est pas un périphérique bloc")
+    names = {name} | {p for p in os.listdir(base) if p.startswith(name)}
+    sources = [line.split()[0] for line in _read("/proc/mounts").splitlines()]
+    sources += [line.split()[0] for line in _read("/proc/swaps").splitlines()[1:]]
+    for source in sources:
+        if source.startswith("/dev/") and os.path.basename(os.path.realpath(source)) in names:
+            return f"{disk} est utilisé ({source} monté ou en swap)"
+    if any(
+        os.listdir(f"{base}/{n}/holders") for n in names if os.path.isdir(f"{base}/{n}/holders")
+    ):
+        return f"{disk} est tenu par un autre périphérique (LVM, RAID, chiffrement)"
+    return None
+
+
+def write(disk, map_path):
+    """Write the ranges from stdin; a second thread reads back and hashes each batch meanwhile."""
+    refusal = in_use(disk)
+    if refusal:
+        raise RuntimeError(refusal)
+    with open(map_path) as f:
+        block_map = json.load(f)
+    ranges = block_map["ranges"]
+    source = sys.stdin.buffer
+    fd = os.open(disk, os.O_RDWR)
+    bad, batches = [], queue.Queue(maxsize=4)
+    failure = []
+
+    def verifier():
+        try:
+            while (batch := batches.get()) is not None:
+                _verify(fd, batch, bad)
+        except OSError as error:
+            failure.append(error)
+
+    thread = threading.Thread(target=verifier)
+    thread.start()
+    try:
+        if os.lseek(fd, 0, os.SEEK_END) < block_map["size"]:
+            raise RuntimeError("disque plus petit que l'image")
+        batch, batch_bytes = [], 0
+        for offset, length, digest in ranges:
+            done = 0
+            while done < length:
+                data = source.read(min(CHUNK, length - done))
+                if not data:
+                    raise RuntimeError("flux interrompu avant la fin des plages")
+                os.pwrite(fd, data, offset + done)
+                done += len(data)
+            batch.append((offset, length, digest))
+            batch_bytes += length
+            if batch_bytes >= VERIFY_BATCH:
+                batches.put(batch)
+                batch, batch_bytes = [], 0
+        if source.read(1):
+            raise RuntimeError("données en trop après la dernière plage")
+        batches.put(batch)
+    finally:
+        batches.put(None)
+        thread.join()
+        os.close(fd)
+    if failure:
+        raise failure[0]
+    return {"ranges": len(ranges), "verified": len(ranges) - len(bad), "bad_offsets": bad[:20]}
+
+
+def gpt_partitions(disk):
+    with open(disk, "rb") as f:
+        f.seek(512)
+        header = f.read(92)
+        if header[:8] != b"EFI PART":
+            raise RuntimeError("pas de table de partitions GPT")
+        entries_lba, count, size = struct.unpack_from("<QII", header, 72)
+        f.seek(entries_lba * 512)
+        table = f.read(count * size)
+    parts = []
+    for i in range(count):
+        entry = table[i * size : (i + 1) * size]
+        if entry[:16] == bytes(16):
+            continue
+        first, last = struct.unpack_from("<QQ", entry, 32)
+        parts.append(
+            {
+                "number": i + 1,
+                "type": str(uuid.UUID(bytes_le=entry[:16])).upper(),
+                "guid": str(uuid.UUID(bytes_le=entry[16:32])).upper(),
+                "first": first,
+                "last": last,
+                "name": entry[56:128].decode("utf-16-le").rstrip("\x00"),
+            }
+        )
+    return parts
+
+
+def grow_last(disk):
+    """Move the backup GPT to the disk's end and grow the last partition to fill the disk.
+
+    One sgdisk call: each one syncs and waits a second for the kernel to reread the table.
+    """
+    last = max(gpt_partitions(disk), key=lambda p: p["first"])
+    n = last["number"]
+    sh(
+        "sgdisk", "-e", "-d", str(n), "-n", f"{n}:{last['first']}:0", "-t", f"{n}:{last['type']}",
+        "-u", f"{n}:{last['guid']}", "-c", f"{n}:{last['name']}", disk,
+    )  # fmt: skip
+    sh("sgdisk", "-v", disk)
+    return max(gpt_partitions(disk), key=lambda p: p["first"])
+
+
+class PartitionDevice:
+    """The partition's node, or a loop device over its byte range when there is none."""
+
+    def __init__(self, disk, part):
+        self.disk, self.part, self.loop = disk, part, None
+
+    def __enter__(self):
+        n = self.part["number"]
+        for node in (f"{self.disk}p{n}", f"{self.disk}{n}"):
+            if os.path.exists(node):
+                sh("blockdev", "--rereadpt", self.disk, check=False)
+                return node
+        offset = self.part["first"] * 512
+        size = (self.part["last"] - self.part["first"] + 1) * 512
+        done = sh("losetup", "-f", "--show", "-o", str(offset), "--sizelimit", str(size), self.disk)
+        self.loop = done.stdout.decode().strip()
+        return self.loop
+
+    def __exit__(self, *exc):
+        if self.loop:
+            sh("losetup", "-d", self.loop, check=False)
+
+
+def _personaliser():
+    """The personalisation code: a sibling module, shipped beside this file."""
+    try:
+        from provisioning.imaging import target_personalise  # on the server (tests)
+    except ImportError:
+        import target_personalise  # on the live system, next to agent.py
+    return target_personalise
+
+
+def _ext_clean(node):
+    """s_state says cleanly unmounted and without errors (ext2/3/4 superblock at 1024)."""
+    with open(node, "rb") as f:
+        f.seek(1024 + 0x3A)
+        state = struct.unpack("<H", f.read(2))[0]
+    return state == 1
+
+
+def finish(disk, spec):
+    last = grow_last(disk)
+    result = {"root_partition": last["number"], "size_sectors": last["last"] - last["first"] + 1}
+    with PartitionDevice(disk, last) as node:
+        with open(node, "rb") as f:
+            f.seek(1080)
+            is_ext = f.read(2) == b"\x53\xef"
+        if not is_ext:
+            raise RuntimeError("la dernière partition n'est pas un système ext2/3/4")
+        if _ext_clean(node):
+            # The filesystem is byte for byte the image's (every range verified) and was
+            # unmounted cleanly: resize2fs need not wait for a full e2fsck.
+            sh("resize2fs", "-f", node)
+        else:
+            fsck = sh("e2fsck", "-f", "-p", node, check=False)
+            if fsck.returncode not in (0, 1):
+                raise RuntimeError(f"e2fsck : {fsck.stdout.decode(errors='replace')[-300:]}")
+            sh("resize2fs", node)
+        mount_point = tempfile.mkdtemp(prefix="reemploi-root-")
+        sh("mount", node, mount_point)
+        try:
+            result.update(_personaliser().personalise(mount_point, spec))
+        finally:
+            sh("umount", mount_point, check=False)
+            os.rmdir(mount_point)
+    return result
+
+
+def main(argv):
+    try:
+        if argv[1] == "facts":
+            result = facts()
+        elif argv[1] == "identify":
+            name = os.path.basename(os.path.realpath(argv[2]))
+            if not os.path.isdir(f"/sys/block/{name}"):
+                raise ValueError(f"{argv[2]} n'est pas un disque")
+            result = describe_disk(name)
+        elif argv[1] == "write":
+            result = write(argv[2], argv[3])
+        elif argv[1] == "finish":
+            result = finish(argv[2], json.load(sys.stdin))
+        else:
+            raise ValueError(f"commande inconnue {argv[1]}")
+    except Exception as error:
+        print(json.dumps({"error": f"{type(error).__name__}: {error}"}))
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
