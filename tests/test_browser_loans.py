@@ -20,7 +20,7 @@ from inventory.tables import Event
 from loans import documents
 from loans.tables import Loan, Signature
 from tests.browser import PASSWORD, login, requests_leaving
-from tests.support import loan_setup, ready_devices, run
+from tests.support import loan_setup, ready_devices, run, unavailable
 from web.accounts import create_user
 
 pytestmark = pytest.mark.db
@@ -69,7 +69,7 @@ def fill_checkout(page: Any, server: str, borrower_id: int, tag: str) -> None:
 def pdf_text(content: bytes, tmp_path: Path) -> str:
     tool = shutil.which("pdftotext")
     if tool is None:
-        pytest.skip("pdftotext (poppler-utils) is missing")
+        unavailable("pdftotext (poppler-utils) is missing")
     (tmp_path / "c.pdf").write_bytes(content)
     return subprocess.run(
         [tool, "-layout", tmp_path / "c.pdf", "-"], check=True, capture_output=True, text=True

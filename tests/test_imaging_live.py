@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.support import unavailable
 
 LIVE = Path(__file__).parent.parent / "provisioning" / "live"
 NEEDED = {
@@ -27,7 +27,7 @@ def test_package_list_has_what_deployments_and_wipes_need():
 
 def test_packages_exist_in_debian():
     if not shutil.which("apt-cache"):
-        pytest.skip("apt-cache is missing")
+        unavailable("apt-cache is missing")
     names = packages()
     shown = subprocess.run(
         ["apt-cache", "show", "--no-all-versions", *names], capture_output=True, text=True
@@ -51,7 +51,7 @@ def test_scripts_are_valid_shell():
 def test_sshd_fragment_is_accepted_by_sshd(tmp_path):
     sshd = shutil.which("sshd") or "/usr/sbin/sshd"
     if not Path(sshd).exists():
-        pytest.skip("openssh-server is missing")
+        unavailable("openssh-server is missing")
     key = tmp_path / "host"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     text = (LIVE / "config/includes.chroot/etc/ssh/sshd_config.d/reemploi.conf").read_text()

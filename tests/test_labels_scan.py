@@ -6,7 +6,6 @@ The helpers here are shared by the other label tests.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ from labels.barcode import CODE128_QUIET
 from labels.layout import LabelConfig, LabelItem, LabelPlan, plan_label
 from labels.sheets import labels_pdf, slots
 from labels.stocks import STOCKS, Stock, get_stock
+from tests.support import unavailable
 
 BASE_URL = "https://atelier.example.org"
 LONGEST_TAG = format_tag("ABCD", 999_999_999)
@@ -31,10 +31,7 @@ def require_tool(name: str) -> str:
     """The tool's path; outside CI a missing tool skips the test, under CI it fails it."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is missing (Debian packages poppler-utils and qpdf)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{name} is missing (Debian packages poppler-utils and qpdf)")
     return path
 
 
@@ -43,9 +40,7 @@ def zxing() -> ModuleType:
     try:
         import zxingcpp
     except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("zxing-cpp is missing (pip install zxing-cpp)")
-        pytest.skip("zxing-cpp is missing (pip install zxing-cpp)")
+        unavailable("zxing-cpp is missing (pip install zxing-cpp)")
     return zxingcpp
 
 

@@ -15,7 +15,7 @@ from inventory.errors import Conflict, Invalid
 from inventory.tables import Device, Event
 from loans import borrowers, checkout, documents
 from loans.tables import Loan, LoanDevice, MediationSession, Signature
-from tests.support import loan_setup, new_donation, ready_devices, run, signature_png
+from tests.support import loan_setup, new_donation, ready_devices, run, signature_png, unavailable
 
 pytestmark = pytest.mark.db
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.db
 def pdf_text(content: bytes, tmp_path: Path) -> str:
     tool = shutil.which("pdftotext")
     if tool is None:
-        pytest.skip("pdftotext (poppler-utils) is missing")
+        unavailable("pdftotext (poppler-utils) is missing")
     source = tmp_path / "charter.pdf"
     source.write_bytes(content)
     return subprocess.run(

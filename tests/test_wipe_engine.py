@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from provisioning import wipe
+from tests.support import unavailable
 
 MiB = 1 << 20
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +66,7 @@ def throttled(device: str, bytes_per_second: int) -> Iterator[Path]:
     tests catch it halfway (kill -9, detach) without touching the engine.
     """
     if not (BLKIO / "blkio.throttle.write_bps_device").exists():
-        pytest.skip("no blkio cgroup to slow the device down")
+        unavailable("no blkio cgroup to slow the device down")
     group = BLKIO / f"reemploi-test-{uuid.uuid4().hex[:8]}"
     group.mkdir()
     try:
