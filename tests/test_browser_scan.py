@@ -216,6 +216,8 @@ def test_piccolo_admin_behind_the_same_login(db: None, server: str, browser: Any
     login(page, server, "coord")
     page.click("header a:has-text('Administration')")
     page.wait_for_selector("text=Réemploi · administration")
+    for table in ("Organisation", "Programme"):
+        page.wait_for_selector(f"text={table}")
     page.click("text=Site")
     page.wait_for_url(re.compile(r"/admin/#/site"))
     assert not outside, f"piccolo-admin fetched from outside: {outside[:5]}"

@@ -1,8 +1,9 @@
 """piccolo-admin for reference data, mounted at /admin behind our login and roles.
 
-Devices, donations and events are not editable here: their changes go through services that
-write events. piccolo-admin keeps its own session cookie; the login page sets it to the same
-server-side session as ours.
+Devices, donations, events, loans and charters are not editable here: their changes go through
+services that write events, and a charter once signed is never edited (a new text is a new
+version, made through the charters API). piccolo-admin keeps its own session cookie; the login
+page sets it to the same server-side session as ours.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from piccolo.apps.user.tables import BaseUser
 from piccolo_admin.endpoints import TableConfig, create_admin
 
 from inventory.tables import Donor, Site
+from loans.tables import Organisation, Programme
 from web.roles import MANAGERS
 from web.settings import secure_cookies
 from web.tables import ApiToken, StaffRole
@@ -28,6 +30,8 @@ def admin_app() -> ASGIApp:
         tables=[
             TableConfig(Site, menu_group="Référentiel"),
             TableConfig(Donor, menu_group="Référentiel"),
+            TableConfig(Organisation, menu_group="Référentiel"),
+            TableConfig(Programme, menu_group="Référentiel"),
             TableConfig(StaffRole, menu_group="Comptes"),
             TableConfig(
                 ApiToken,
