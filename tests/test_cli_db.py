@@ -65,6 +65,7 @@ def test_demo_loads_a_living_system_once(db: None) -> None:
     assert "admin /" in first.stdout
     states = {row["state"] for row in run(Device.select(Device.state))}
     assert {"received", "to_wipe", "wiped", "imaged", "ready", "in_repair", "retired"} <= states
+    assert "loaned" in states  # lent under the demo charter, through the loans services
     assert 38 <= run(Device.count()) <= 45
     second = cli("demo", "--if-empty")
     assert "déjà" in second.stdout

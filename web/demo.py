@@ -43,6 +43,69 @@ async def _prepare(tag: str, steps: list[str], disk_id: int) -> None:
         await devices.apply_transition(tag, name, ACTOR, reason=reason or None)
 
 
+DEMO_CHARTER = """# Charte de prêt d'ordinateur
+
+L'association prête un ordinateur **reconditionné**, effacé et installé sous Linux.
+
+1. L'emprunteur prend soin du matériel et le rapporte en cas de panne : il est réparé ou échangé.
+2. Deux rendez-vous d'accompagnement sont proposés : la prise en main, puis les usages.
+3. En fin de prêt, l'ordinateur est rendu avec son chargeur ; ses données seront effacées.
+"""
+HOUSEHOLDS = [
+    ("Awa Diallo", "Vaulx-en-Velin", "69256", True, 3),
+    ("Jean Martin", "Villeurbanne", "69266", False, 0),
+    ("Leïla Benali", "Vénissieux", "69259", True, 2),
+]
+
+
+def _drawn_signature() -> bytes:
+    """A stroke as the tablet's canvas sends it (demo data only)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (300, 120), (255, 255, 255, 0))
+    ImageDraw.Draw(image).line([(10, 90), (70, 30), (130, 85), (280, 25)], fill="black", width=4)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+async def _lend_a_few(site_id: int) -> None:
+    """A charter, a programme, three households, and a loan each, through the loans services."""
+    from loans import borrowers, charter, checkout
+
+    await charter.create_version(
+        "Charte de prêt", DEMO_CHARTER, date.today() - timedelta(days=60), ACTOR
+    )
+    programme = await borrowers.create_programme(
+        "Coup de pouce numérique", "Département du Rhône", default_loan_days=365
+    )
+    ready = (
+        await Device.select(Device.asset_tag)
+        .where((Device.state == "ready") & (Device.kind == "laptop") & (Device.site == site_id))
+        .order_by(Device.id)
+    )
+    for (name, commune, insee, qpv, children), row in zip(HOUSEHOLDS, ready, strict=False):
+        borrower = await borrowers.create_borrower(
+            borrowers.BorrowerIn(
+                full_name=name,
+                commune=commune,
+                insee_code=insee,
+                qpv_resident=qpv,
+                children_count=children,
+            )
+        )
+        request = checkout.CheckoutIn(
+            borrower_id=borrower["id"],
+            tags=[row["asset_tag"]],
+            programme_id=programme["id"],
+            accessories=["chargeur"],
+        )
+        signature = checkout.SignatureIn("drawn", _drawn_signature(), name, "self")
+        await checkout.checkout(request, signature, ACTOR)
+
+
 async def load_demo(seed: int = 2026) -> str | None:
     """Create sites, donors, donations and about forty devices; return a new admin's password."""
     rng = random.Random(seed)
@@ -89,6 +152,7 @@ async def load_demo(seed: int = 2026) -> str | None:
             )
             await devices.apply_transition(tag, "triage", ACTOR)
             await _prepare(tag, steps, disk_id)
+    await _lend_a_few(lyon["id"])
     password = None
     try:
         password = secrets.token_urlsafe(12)
