@@ -52,6 +52,16 @@ async def device_facts(device: dict[str, Any], **domain_facts: Any) -> lifecycle
     )
 
 
+async def generic_transitions(device: dict[str, Any]) -> list[str]:
+    """Transitions the generic path (scan page, device card, API) may apply to `device` now."""
+    facts = await device_facts(device)
+    return [
+        name
+        for name in lifecycle.allowed(DeviceState(device["state"]), facts)
+        if name not in lifecycle.DOMAIN_ONLY
+    ]
+
+
 async def apply_transition(
     code: str,
     transition: str,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get, post
+from litestar.di import Provide
 from litestar.pagination import OffsetPagination
 from litestar.params import Parameter
 
@@ -19,33 +20,34 @@ Offset = Annotated[int, Parameter(ge=0)]
 
 
 async def device_with_actions(row: dict) -> DeviceOut:
-    facts = await devices.device_facts(row)
-    allowed = [
-        name
-        for name in lifecycle.allowed(DeviceState(row["state"]), facts)
-        if name not in lifecycle.DOMAIN_ONLY
-    ]
-    return DeviceOut.from_row(row, allowed)
+    return DeviceOut.from_row(row, await devices.generic_transitions(row))
+
+
+def device_filter(
+    device_state: Annotated[DeviceState | None, Parameter(query="state")] = None,
+    site: int | None = None,
+    donation: int | None = None,
+    kind: DeviceKind | None = None,
+    grade: Grade | None = None,
+    q: Annotated[str | None, Parameter(max_length=100)] = None,
+) -> devices.DeviceFilter:
+    """The list filters, read from the query string (shared by the API and the list page)."""
+    return devices.DeviceFilter(device_state, site, donation, kind, grade, q)
 
 
 class DeviceController(Controller):
     path = "/api/v1/devices"
     tags = ["devices"]
 
-    @get("/", opt={"roles": STAFF})
+    @get(
+        "/",
+        opt={"roles": STAFF},
+        dependencies={"filters": Provide(device_filter, sync_to_thread=False)},
+    )
     async def list_devices(
-        self,
-        device_state: Annotated[DeviceState | None, Parameter(query="state")] = None,
-        site: int | None = None,
-        donation: int | None = None,
-        kind: DeviceKind | None = None,
-        grade: Grade | None = None,
-        q: Annotated[str | None, Parameter(max_length=100)] = None,
-        limit: Limit = 50,
-        offset: Offset = 0,
+        self, filters: devices.DeviceFilter, limit: Limit = 50, offset: Offset = 0
     ) -> OffsetPagination[DeviceOut]:
         """Devices matching the filters, newest first."""
-        filters = devices.DeviceFilter(device_state, site, donation, kind, grade, q)
         rows, total = await devices.list_devices(filters, offset // limit + 1, limit)
         items = [DeviceOut.from_row(r) for r in rows]
         return OffsetPagination(items=items, limit=limit, offset=offset, total=total)

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Request, get, post
+from litestar.di import Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
@@ -20,6 +21,7 @@ from inventory.tags import TagError
 from labels.stocks import STOCKS
 from loans.tables import LoanDevice
 from provisioning.tables import SanitizationRecord
+from web.api.devices import device_filter
 from web.roles import EVERYONE, STAFF, WORKSHOP
 
 # The week's throughput: which events count as which step of the workshop.
@@ -59,18 +61,17 @@ async def home() -> Template:
     )
 
 
-@get("/devices", opt={"roles": STAFF}, include_in_schema=False)
+@get(
+    "/devices",
+    opt={"roles": STAFF},
+    include_in_schema=False,
+    dependencies={"filters": Provide(device_filter, sync_to_thread=False)},
+)
 async def device_list(
     request: Request,
-    device_state: Annotated[DeviceState | None, Parameter(query="state")] = None,
-    site: int | None = None,
-    donation: int | None = None,
-    kind: DeviceKind | None = None,
-    grade: Grade | None = None,
-    q: Annotated[str | None, Parameter(max_length=100)] = None,
+    filters: devices.DeviceFilter,
     page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
 ) -> Template:
-    filters = devices.DeviceFilter(device_state, site, donation, kind, grade, q)
     rows, total = await devices.list_devices(filters, page, PER_PAGE)
     query = {k: v for k, v in request.query_params.items() if k != "page" and v}
     return Template(
@@ -98,13 +99,10 @@ async def device_list(
 @get("/d/{tag:str}", opt={"roles": STAFF}, include_in_schema=False)
 async def device_page(request: Request, tag: str) -> Template:
     device = await devices.get_device(tag)
-    facts = await devices.device_facts(device)
     allowed = []
     if request.user.role in WORKSHOP:
         allowed = [
-            lifecycle.TRANSITIONS[name]
-            for name in lifecycle.allowed(DeviceState(device["state"]), facts)
-            if name not in lifecycle.DOMAIN_ONLY
+            lifecycle.TRANSITIONS[name] for name in await devices.generic_transitions(device)
         ]
     site = (
         await Site.select(Site.name).where(Site.id == device["site"]).first()
