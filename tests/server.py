@@ -20,6 +20,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_healthy(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
+    """Poll /healthz until the server answers; fail with its error output if it dies or hangs."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            errors = process.stderr.read().decode()[-2000:] if process.stderr else ""
+            raise RuntimeError(f"server did not start: {errors}")
+        time.sleep(0.2)
+
+
 @contextmanager
 def running_server(workers: int = 2) -> Iterator[str]:
     port = free_port()
@@ -33,18 +48,7 @@ def running_server(workers: int = 2) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"server did not start: {process.stderr.read().decode()[-2000:]}"
-                )
-            time.sleep(0.2)
+        wait_until_healthy(url, process)
         yield url
     finally:
         process.terminate()

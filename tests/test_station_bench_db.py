@@ -22,7 +22,7 @@ import pytest
 
 from provisioning import discovery
 from provisioning.tables import SanitizationRecord
-from tests.server import free_port
+from tests.server import free_port, wait_until_healthy
 from tests.support import run
 from tests.test_wipe_engine import MiB, cmp_zero, loop_device, needs_root
 
@@ -54,15 +54,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     process = subprocess.Popen([sys.executable, str(script), str(port)], env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+        wait_until_healthy(url, process)
         yield url
     finally:
         process.terminate()
