@@ -1,7 +1,7 @@
 """Pinned SSH host keys: enrolled once, then any unknown or changed key is refused.
 
-Never `AutoAddPolicy`: `PinnedKeyPolicy` accepts a key only when it equals a pin for the host
-(or the live system's shared pin, host `*`), and its refusal names the fingerprint it saw.
+Nothing is trusted on first sight: `PinnedKeyPolicy` accepts a key only when it equals a pin for
+the host (or the live system's shared pin, host `*`), and its refusal names the fingerprint seen.
 """
 
 from __future__ import annotations
