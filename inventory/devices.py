@@ -39,27 +39,33 @@ async def device_events(device_id: int) -> list[dict[str, Any]]:
 
 
 async def device_facts(device: dict[str, Any], **domain_facts: Any) -> lifecycle.Facts:
-    """Gather what the guards need from the database; other domains add what only they know."""
+    """Gather what the guards need from the history; other domains add what only they know.
+
+    The open loan comes from the events, never from the caller: a path that forgets the loan
+    cannot move a device out of it (invariant 8).
+    """
     has_storage = DeviceKind(device["kind"]) not in KINDS_WITHOUT_STORAGE
     events = [
-        PastEvent(kind=e["kind"], to_state=e["to_state"], payload=e["payload"] or {})
+        PastEvent(
+            kind=e["kind"], to_state=e["to_state"], payload=e["payload"] or {}, loan_id=e["loan_id"]
+        )
         for e in await device_events(device["id"])
     ]
     disk_ids = [d["id"] for d in await device_disks(device["id"])]
     sanitized, imaged = storage_facts(events, disk_ids)
     return lifecycle.Facts(
-        has_storage=has_storage, disks_sanitized=sanitized, image_verified=imaged, **domain_facts
+        has_storage=has_storage,
+        disks_sanitized=sanitized,
+        image_verified=imaged,
+        open_loan=lifecycle.open_loan((e.kind, e.loan_id) for e in events),
+        **domain_facts,
     )
 
 
 async def generic_transitions(device: dict[str, Any]) -> list[str]:
     """Transitions the generic path (scan page, device card, API) may apply to `device` now."""
     facts = await device_facts(device)
-    return [
-        name
-        for name in lifecycle.allowed(DeviceState(device["state"]), facts)
-        if name not in lifecycle.DOMAIN_ONLY
-    ]
+    return lifecycle.allowed(DeviceState(device["state"]), facts)
 
 
 async def apply_transition(
@@ -75,11 +81,9 @@ async def apply_transition(
 ) -> dict[str, Any]:
     """Apply a named transition and write its event in the same transaction (invariants 3, 7).
 
-    Called without `domain_facts`, as the generic API does, the transitions that belong to
-    another domain (checkout, returns) are refused: only that domain knows their facts.
+    `loan_id` is the loan whose own operation this is; the generic path gives none, and the
+    lifecycle then refuses the loan's transitions and any move of a device on an open loan.
     """
-    if domain_facts is None and transition in lifecycle.DOMAIN_ONLY:
-        raise Conflict("Cette opération se fait depuis l'écran des prêts et retours.")
     async with write_transaction(Device):
         device = await get_device(code)
         if expected_version is not None and device["version"] != expected_version:
@@ -87,7 +91,9 @@ async def apply_transition(
                 f"L'appareil {device['asset_tag']} a changé entre-temps "
                 f"(version {device['version']}, attendue {expected_version}) : rechargez."
             )
-        facts = await device_facts(device, reason=reason, **(domain_facts or {}))
+        facts = await device_facts(
+            device, reason=reason, acting_loan=loan_id, **(domain_facts or {})
+        )
         state = DeviceState(device["state"])
         try:
             target = lifecycle.decide(state, transition, facts)

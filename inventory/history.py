@@ -17,6 +17,7 @@ class PastEvent:
     kind: str
     to_state: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    loan_id: int | None = None
 
 
 def is_custody_change(event: PastEvent) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from inventory.states import N_, STATE_LABELS_FR, RetirementReason
 from inventory.states import DeviceState as S
@@ -21,12 +22,21 @@ class Facts:
     disks_sanitized: bool = False
     # ...and a verified imaging record newer than that wipe.
     image_verified: bool = False
-    loan_open: bool = False
+    # The loan the device's history says it is on (invariant 8), whoever asks.
+    open_loan: int | None = None
+    # The loan whose own operation this is; None on the generic path (scan page, card, API).
+    acting_loan: int | None = None
     charter_signed: bool = False
     reason: str | None = None
 
 
 Guard = Callable[[Facts], str | None]
+
+
+class LoanEffect(StrEnum):
+    opens = "opens"  # the device joins a loan
+    keeps = "keeps"  # the device stays on its loan
+    closes = "closes"  # the device leaves its loan
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,9 @@ class Transition:
     # A custody change (intake, return) voids earlier wipes: the device may hold new data.
     custody_change: bool = False
     label_fr: str = ""
+    # What the transition does to the device's loan; a transition that has one belongs to the
+    # loans domain and is refused to the generic path.
+    loan_effect: LoanEffect | None = None
 
 
 class TransitionRefused(Exception):
@@ -81,15 +94,20 @@ def _charter_signed(facts: Facts) -> str | None:
     return None
 
 
-def _loan_open(facts: Facts) -> str | None:
-    if not facts.loan_open:
+def _on_this_loan(facts: Facts) -> str | None:
+    if facts.open_loan is None:
         return "Aucun prêt en cours pour cet appareil."
+    if facts.open_loan != facts.acting_loan:
+        return f"Cet appareil est sur le prêt n° {facts.open_loan}, pas sur celui-ci."
     return None
 
 
 def _no_open_loan(facts: Facts) -> str | None:
-    if facts.loan_open:
-        return "Un prêt est encore ouvert pour cet appareil : enregistrez d'abord son retour."
+    if facts.open_loan is not None:
+        return (
+            f"L'appareil est encore sur le prêt n° {facts.open_loan} : enregistrez d'abord "
+            "son retour (page Retours)."
+        )
     return None
 
 
@@ -155,36 +173,44 @@ TRANSITIONS: dict[str, Transition] = {
         ),
         Transition(
             "rewipe",
-            frozenset({S.wiped, S.imaged, S.ready}),
+            frozenset({S.wiped, S.imaged, S.ready, S.in_repair}),
             S.to_wipe,
             (_needs_storage,),
             label_fr=N_("Renvoyer à l'effacement"),
         ),
         Transition(
-            "checkout", frozenset({S.ready}), S.loaned, (_charter_signed,), label_fr=N_("Prêter")
+            "checkout",
+            frozenset({S.ready}),
+            S.loaned,
+            (_no_open_loan, _charter_signed),
+            label_fr=N_("Prêter"),
+            loan_effect=LoanEffect.opens,
         ),
         Transition(
             "return_end",
             frozenset({S.loaned}),
             S.to_wipe,
-            (_needs_storage,),
+            (_on_this_loan, _needs_storage),
             custody_change=True,
             label_fr=N_("Retour de fin de prêt"),
+            loan_effect=LoanEffect.closes,
         ),
         Transition(
             "return_without_storage",
             frozenset({S.loaned}),
             S.ready,
-            (_without_storage,),
+            (_on_this_loan, _without_storage),
             custody_change=True,
             label_fr=N_("Retour (sans stockage)"),
+            loan_effect=LoanEffect.closes,
         ),
         Transition(
             "repair_during_loan",
             frozenset({S.loaned}),
             S.in_repair,
-            (_loan_open,),
+            (_on_this_loan,),
             label_fr=N_("Réparation pendant le prêt"),
+            loan_effect=LoanEffect.keeps,
         ),
         Transition(
             "repair_in_workshop",
@@ -197,52 +223,50 @@ TRANSITIONS: dict[str, Transition] = {
             "repaired_to_borrower",
             frozenset({S.in_repair}),
             S.loaned,
-            (_loan_open,),
+            (_on_this_loan,),
             label_fr=N_("Réparé : rendu à l'emprunteur"),
+            loan_effect=LoanEffect.keeps,
         ),
         Transition(
             "repaired",
             frozenset({S.in_repair}),
             S.ready,
-            (_no_open_loan, _ready_for_borrower),
+            (_ready_for_borrower,),
             label_fr=N_("Réparé : prêt"),
         ),
         Transition(
             "swap_out",
             frozenset({S.in_repair}),
             S.to_wipe,
-            (_no_open_loan, _needs_storage),
+            (_on_this_loan, _needs_storage),
             custody_change=True,
             label_fr=N_("Échangé : à effacer"),
+            loan_effect=LoanEffect.closes,
         ),
         Transition(
             "retire",
             _STORAGE_STATES,
             S.retired,
-            (_no_open_loan, _workshop_retirement),
+            (_workshop_retirement,),
             label_fr=N_("Sortir du parc"),
         ),
         Transition(
             "declare_lost",
             frozenset({S.loaned, S.in_repair}),
             S.retired,
-            (_loss_retirement,),
+            (_on_this_loan, _loss_retirement),
             label_fr=N_("Déclarer perdu ou volé"),
+            loan_effect=LoanEffect.closes,
         ),
     )
 }
 
-# Transitions that belong to another domain's service, which supplies the facts it alone knows.
-DOMAIN_ONLY = frozenset(
-    {
-        "checkout",
-        "repaired_to_borrower",
-        "repair_during_loan",
-        "return_end",
-        "return_without_storage",
-        "declare_lost",
-    }
-)
+# Where a person does what the generic path refuses (invariant 8: the loan owns its device).
+LOAN_PAGES_FR = {
+    LoanEffect.opens: N_("l'écran de prêt (Prêter)"),
+    LoanEffect.keeps: N_("la page Retours, ou la clôture du ticket de réparation"),
+    LoanEffect.closes: N_("la page Retours"),
+}
 
 
 def decide(state: S, transition_name: str, facts: Facts) -> S:
@@ -253,6 +277,16 @@ def decide(state: S, transition_name: str, facts: Facts) -> S:
     if state not in transition.sources:
         raise TransitionRefused(
             f"« {transition.label_fr} » est impossible depuis l'état « {STATE_LABELS_FR[state]} »."
+        )
+    effect = transition.loan_effect
+    if effect is not None and facts.acting_loan is None:
+        raise TransitionRefused(
+            f"« {transition.label_fr} » appartient au prêt : passez par {LOAN_PAGES_FR[effect]}."
+        )
+    if facts.open_loan is not None and effect is None:
+        raise TransitionRefused(
+            f"L'appareil est sur le prêt n° {facts.open_loan} : seules les opérations du prêt le "
+            "déplacent (retour, réparation, échange, perte ou vol) ; passez par la page Retours."
         )
     for guard in transition.guards:
         refusal = guard(facts)
@@ -280,3 +314,14 @@ def replay(to_states: Iterable[str | None]) -> S | None:
         if to_state is not None:
             state = S(to_state)
     return state
+
+
+def open_loan(events: Iterable[tuple[str, int | None]]) -> int | None:
+    """The loan a device's events (kind, loan id), in order, leave it on; None when on none."""
+    loan: int | None = None
+    for kind, loan_id in events:
+        transition = TRANSITIONS.get(kind)
+        if transition is None or transition.loan_effect is None:
+            continue
+        loan = None if transition.loan_effect == LoanEffect.closes else loan_id
+    return loan

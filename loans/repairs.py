@@ -46,7 +46,6 @@ async def swap(loan_id: int, old: dict[str, Any], new_tag: str, actor: str) -> d
         "swap_out",
         actor,
         note=f"Remplacé par {new['asset_tag']}",
-        domain_facts={"loan_open": False},
         loan_id=loan_id,
     )
     await devices.apply_transition(
@@ -96,7 +95,6 @@ async def close_ticket(
                 name,
                 actor,
                 note=f"Ticket {ticket_id}",
-                domain_facts={"loan_open": bool(loan_id)},
                 loan_id=loan_id,
             )
         else:

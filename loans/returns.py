@@ -61,7 +61,6 @@ async def check_in(tag: str, data: ReturnIn, actor: str) -> dict[str, Any]:
                 device["asset_tag"],
                 name,
                 actor,
-                domain_facts={"loan_open": False},
                 loan_id=loan_id,
             )
             await _leave(link["id"], "returned", now)
@@ -70,7 +69,6 @@ async def check_in(tag: str, data: ReturnIn, actor: str) -> dict[str, Any]:
                 device["asset_tag"],
                 "repair_during_loan",
                 actor,
-                domain_facts={"loan_open": True},
                 loan_id=loan_id,
             )
             ticket = await repairs.open_ticket(device["id"], loan_id, data.damage_notes, actor)
@@ -87,7 +85,6 @@ async def check_in(tag: str, data: ReturnIn, actor: str) -> dict[str, Any]:
                 actor,
                 reason=data.reason,
                 note=f"Plainte {data.police_report.strip()}" if data.police_report.strip() else "",
-                domain_facts={"loan_open": True},
                 loan_id=loan_id,
             )
             await _leave(link["id"], data.reason, now)

@@ -56,9 +56,26 @@ def test_a_refused_transition_changes_nothing(db: None) -> None:
 def test_domain_transitions_are_refused_on_the_generic_path(db: None) -> None:
     (tag,) = run(new_donation(kind="screen"))
     run(devices.apply_transition(tag, "qualify_without_storage", "alice"))
-    with pytest.raises(Conflict, match="écran des prêts"):
+    with pytest.raises(Conflict, match="appartient au prêt : passez par l'écran de prêt"):
         run(devices.apply_transition(tag, "checkout", "alice"))
     assert run(_state_and_replay(tag))[0] == "ready"
+
+
+def test_a_device_on_an_open_loan_leaves_repair_only_through_its_loan(db: None) -> None:
+    (tag,) = run(new_donation(kind="screen"))
+    run(devices.apply_transition(tag, "qualify_without_storage", "alice"))
+    signed = {"charter_signed": True}
+    run(devices.apply_transition(tag, "checkout", "m", domain_facts=signed, loan_id=4))
+    run(devices.apply_transition(tag, "repair_during_loan", "m", loan_id=4))
+    for generic in ("repaired", "rewipe", "retire"):
+        with pytest.raises(Conflict, match="prêt n° 4 .* page Retours"):
+            run(devices.apply_transition(tag, generic, "alice", reason="parts"))
+    with pytest.raises(Conflict, match="pas sur celui-ci"):
+        run(devices.apply_transition(tag, "repaired_to_borrower", "m", loan_id=5))
+    assert "repaired" not in run(devices.generic_transitions(run(devices.get_device(tag))))
+    assert run(devices.apply_transition(tag, "repaired_to_borrower", "m", loan_id=4))["state"] == (
+        "loaned"
+    )
 
 
 def test_a_stale_version_is_a_conflict(db: None) -> None:
@@ -84,9 +101,9 @@ def test_full_workshop_path_needs_its_proofs(db: None) -> None:
     run(devices.apply_transition(tag, "image_verified", "t"))
     assert run(devices.apply_transition(tag, "qualify", "t"))["state"] == "ready"
     # A loan's end is a custody change: the same proofs no longer count.
-    facts = {"loan_open": True, "charter_signed": True}
-    run(devices.apply_transition(tag, "checkout", "m", domain_facts=facts))
-    run(devices.apply_transition(tag, "return_end", "m", domain_facts=facts))
+    signed = {"charter_signed": True}
+    run(devices.apply_transition(tag, "checkout", "m", domain_facts=signed, loan_id=1))
+    run(devices.apply_transition(tag, "return_end", "m", loan_id=1))
     run(devices.record_image_verified(tag, True, "t", {"image": "debian-13"}))
     with pytest.raises(Conflict, match="effacement"):
         run(devices.apply_transition(tag, "wipe_passed", "t"))
@@ -110,7 +127,7 @@ ACTIONS = st.one_of(
         st.just("transition"),
         st.sampled_from(sorted(lifecycle.TRANSITIONS)),
         st.sampled_from([None, "parts", "given", "lost", "stolen", "recycled_weee"]),
-        st.booleans(),
+        st.sampled_from([None, 1, 2]),
         st.booleans(),
     ),
     st.tuples(st.just("sanitize"), st.booleans()),
@@ -135,13 +152,17 @@ def test_stored_state_always_equals_the_replay_of_events(db: None, steps: list, 
         succeeded = True
         try:
             if step[0] == "transition":
-                _, name, reason, loan_open, signed = step
-                domain = (
-                    {"loan_open": loan_open, "charter_signed": signed}
-                    if name in lifecycle.DOMAIN_ONLY
-                    else None
+                _, name, reason, loan_id, signed = step
+                run(
+                    devices.apply_transition(
+                        tag,
+                        name,
+                        "prop",
+                        reason=reason,
+                        domain_facts={"charter_signed": signed},
+                        loan_id=loan_id,
+                    )
                 )
-                run(devices.apply_transition(tag, name, "prop", reason=reason, domain_facts=domain))
             elif step[0] == "sanitize" and disk is not None:
                 run(devices.record_disk_sanitized(disk, step[1], "prop", {}))
             elif step[0] == "image":

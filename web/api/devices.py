@@ -95,7 +95,7 @@ async def transitions() -> list[TransitionInfo]:
             sources=sorted(t.sources),
             target=t.target,
             custody_change=t.custody_change,
-            domain_only=t.name in lifecycle.DOMAIN_ONLY,
+            domain_only=t.loan_effect is not None,
         )
         for t in lifecycle.TRANSITIONS.values()
     ]
