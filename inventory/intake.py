@@ -40,19 +40,35 @@ async def create_site(name: str, address: str = "", phone: str = "") -> dict[str
     return rows[0]
 
 
-async def create_donor(name: str, kind: str, contact_email: str = "") -> dict[str, Any]:
-    name = name.strip()
+@dataclass(frozen=True)
+class DonorIn:
+    name: str
+    kind: str
+    contact_email: str = ""
+
+
+def check_donor(data: DonorIn) -> DonorIn:
+    """The donor as it will be stored, or Invalid with a sentence; writes nothing."""
+    name = data.name.strip()
     if not name:
         raise Invalid("Le nom du donateur est obligatoire.")
-    if kind not in DonorKind.__members__.values():
+    if data.kind not in DonorKind.__members__.values():
         raise Invalid(
             "Type de donateur inconnu : entreprise (company), organisme public (public_body), "
             "école (school), association ou particulier (individual)."
         )
+    return DonorIn(name=name, kind=data.kind, contact_email=data.contact_email.strip())
+
+
+async def _insert_donor(data: DonorIn) -> dict[str, Any]:
     rows = await Donor.insert(
-        Donor(name=name, kind=kind, contact_email=contact_email.strip(), created_at=now())
+        Donor(name=data.name, kind=data.kind, contact_email=data.contact_email, created_at=now())
     ).returning(*Donor.all_columns())
     return rows[0]
+
+
+async def create_donor(name: str, kind: str, contact_email: str = "") -> dict[str, Any]:
+    return await _insert_donor(check_donor(DonorIn(name, kind, contact_email)))
 
 
 async def allocate_tags(count: int) -> list[str]:
@@ -79,7 +95,8 @@ async def allocate_tags(count: int) -> list[str]:
 
 async def register_donation(
     *,
-    donor_id: int,
+    donor_id: int | None = None,
+    new_donor: DonorIn | None = None,
     site_id: int,
     received_on: date,
     devices: list[DeviceSpec],
@@ -87,7 +104,13 @@ async def register_donation(
     notes: str = "",
     weee_reference: str = "",
 ) -> dict[str, Any]:
-    """Record a lot and its devices, each with a fresh tag and its intake event, in one go."""
+    """Record a lot and its devices, each with a fresh tag and its intake event, in one go.
+
+    A donor named for the first time (`new_donor`) is created in the same transaction.
+    """
+    if (donor_id is None) == (new_donor is None):
+        raise Invalid("Choisissez un donateur ou saisissez-en un nouveau.")
+    donor = check_donor(new_donor) if new_donor is not None else None
     if not 1 <= len(devices) <= MAX_DEVICES_PER_DONATION:
         raise Invalid(f"Un don compte de 1 à {MAX_DEVICES_PER_DONATION} appareils.")
     for spec in devices:
@@ -96,10 +119,12 @@ async def register_donation(
     if received_on > date.today():
         raise Invalid("La date de réception ne peut pas être dans le futur.")
     async with write_transaction(Donation):
-        if not await Donor.exists().where(Donor.id == donor_id):
-            raise Invalid(f"Donateur {donor_id} inconnu.")
         if not await Site.exists().where(Site.id == site_id):
             raise Invalid(f"Site {site_id} inconnu.")
+        if donor is not None:
+            donor_id = (await _insert_donor(donor))["id"]
+        elif not await Donor.exists().where(Donor.id == donor_id):
+            raise Invalid(f"Donateur {donor_id} inconnu.")
         donation = (
             await Donation.insert(
                 Donation(

@@ -82,8 +82,16 @@ async def _new_code() -> str:
             return code
 
 
-async def create_borrower(data: BorrowerIn) -> dict[str, Any]:
-    """A borrower and, apart, its personal data; returns the pseudonymous record."""
+@dataclass(frozen=True)
+class NewBorrower:
+    """A borrower checked and ready to insert, with its code already drawn."""
+
+    row: dict[str, Any]
+    contact: dict[str, str]
+
+
+async def check_borrower(data: BorrowerIn) -> NewBorrower:
+    """Validate a new borrower without writing anything; raise with a sentence if wrong."""
     if data.kind not in BORROWER_KINDS:
         raise Invalid("Un emprunteur est un foyer (household) ou une organisation (organisation).")
     if not 0 <= data.children_count <= 30:
@@ -105,23 +113,34 @@ async def create_borrower(data: BorrowerIn) -> dict[str, Any]:
         guardian_name=_text(data.guardian_name, 200, "Représentant légal"),
         referent=_text(data.referent, 200, "Référent"),
     )
-    async with write_transaction(Borrower):
-        rows = await Borrower.insert(
-            Borrower(
-                code=await _new_code(),
-                kind=data.kind,
-                organisation=data.organisation_id,
-                commune=_text(data.commune, 120, "Commune"),
-                insee_code=_insee(data.insee_code),
-                qpv_resident=data.qpv_resident,
-                children_count=data.children_count,
-                school=data.school_id,
-                is_minor=data.is_minor,
-                created_at=_now(),
-            )
-        ).returning(*Borrower.all_columns())
-        await BorrowerContact.insert(BorrowerContact(borrower=rows[0]["id"], **contact))
+    row = dict(
+        code=await _new_code(),
+        kind=data.kind,
+        organisation=data.organisation_id,
+        commune=_text(data.commune, 120, "Commune"),
+        insee_code=_insee(data.insee_code),
+        qpv_resident=data.qpv_resident,
+        children_count=data.children_count,
+        school=data.school_id,
+        is_minor=data.is_minor,
+    )
+    return NewBorrower(row=row, contact=contact)
+
+
+async def insert_borrower(new: NewBorrower) -> dict[str, Any]:
+    """Write a checked borrower and its personal data; inside the caller's transaction."""
+    rows = await Borrower.insert(Borrower(**new.row, created_at=_now())).returning(
+        *Borrower.all_columns()
+    )
+    await BorrowerContact.insert(BorrowerContact(borrower=rows[0]["id"], **new.contact))
     return rows[0]
+
+
+async def create_borrower(data: BorrowerIn) -> dict[str, Any]:
+    """A borrower and, apart, its personal data; returns the pseudonymous record."""
+    new = await check_borrower(data)
+    async with write_transaction(Borrower):
+        return await insert_borrower(new)
 
 
 async def get_borrower(borrower_id: int) -> dict[str, Any]:

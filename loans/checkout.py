@@ -1,7 +1,8 @@
 """Checkout under a signed charter (invariant 2): one transaction for one or many devices.
 
-The signed charter PDF is rendered before the transaction (it takes about a second), stored by its
-SHA-256, and the transaction then moves every device with its event, or none of them.
+The signed charter PDF is rendered before the transaction (it takes about a second); the transaction
+then creates the new borrower if any, moves every device with its event, and stores the files by
+their SHA-256 — or does none of it.
 """
 
 from __future__ import annotations
@@ -45,17 +46,22 @@ class SignatureIn:
 
 @dataclass
 class CheckoutIn:
-    borrower_id: int
+    """One checkout; the borrower is a known one (`borrower_id`) or made with the loan."""
+
+    borrower_id: int | None
     tags: list[str]
     programme_id: int | None = None
     accessories: list[str] = field(default_factory=list)
     condition_out: str = ""
     due_on: date | None = None
+    new_borrower: borrowers.BorrowerIn | None = None
 
 
 @dataclass
 class Prepared:
     borrower: dict[str, Any]
+    # A borrower created by this checkout: written in its transaction, or not at all.
+    new_borrower: borrowers.NewBorrower | None
     programme: dict[str, Any] | None
     charter: dict[str, Any]
     devices: list[dict[str, Any]]
@@ -90,7 +96,16 @@ def _check_signer(borrower: dict[str, Any], signature: SignatureIn) -> str:
 
 async def prepare(request: CheckoutIn) -> Prepared:
     """Check everything a checkout needs except the signature; raise with a sentence if not."""
-    borrower = await borrowers.get_borrower(request.borrower_id)
+    new_borrower = None
+    if request.new_borrower is not None and request.borrower_id is not None:
+        raise Invalid("Choisissez un emprunteur existant ou créez-en un, pas les deux.")
+    if request.new_borrower is not None:
+        new_borrower = await borrowers.check_borrower(request.new_borrower)
+        borrower = {**new_borrower.row, "id": None, "anonymised_at": None}
+    elif request.borrower_id is not None:
+        borrower = await borrowers.get_borrower(request.borrower_id)
+    else:
+        raise Invalid("Choisissez un emprunteur ou créez-en un.")
     if borrower["anonymised_at"] is not None:
         raise Conflict("Cet emprunteur a été anonymisé : créez une nouvelle fiche.")
     programme = (
@@ -123,6 +138,7 @@ async def prepare(request: CheckoutIn) -> Prepared:
         raise Invalid("La date de retour prévue est déjà passée.")
     return Prepared(
         borrower=borrower,
+        new_borrower=new_borrower,
         programme=programme,
         charter=await charter.in_force(),
         devices=rows,
@@ -163,10 +179,7 @@ async def checkout(request: CheckoutIn, signature: SignatureIn, actor: str) -> d
     media_type = documents.image_type(signature.image)
     signed_at = datetime.now(UTC)
     pdf = signed_charter_pdf(prepared, signer_name, signature, media_type, signed_at)
-    # Written ahead of the transaction, by content: a refused race leaves at most a file that no
-    # row names (deleting it could remove the same bytes a concurrent winner just recorded).
-    pdf_sha = documents.write_file(pdf)
-    image_sha = documents.write_file(signature.image)
+    pdf_sha, image_sha = documents.digest(pdf), documents.digest(signature.image)
     return await _commit(
         prepared, signature, signer_name, actor, signed_at, pdf, pdf_sha, image_sha, media_type
     )
@@ -185,6 +198,8 @@ async def _commit(
 ) -> dict[str, Any]:
     borrower, programme, terms = prepared.borrower, prepared.programme, prepared.charter
     async with write_transaction(Loan):
+        if prepared.new_borrower is not None:
+            borrower = await borrowers.insert_borrower(prepared.new_borrower)
         rows = await Loan.insert(
             Loan(
                 borrower=borrower["id"],
@@ -249,6 +264,9 @@ async def _commit(
             loan_id=loan_id,
         )
         await mediation.plan_followups(loan_id, borrower["id"], programme, signed_at.date(), actor)
+        # Files last, once every device is won: a refused checkout leaves no file behind.
+        documents.write_file(pdf)
+        documents.write_file(signature.image)
         return await get_loan(loan_id)
 
 

@@ -52,6 +52,8 @@ async def create_link(
     """Check the loan can be made now, and return a fresh token and its expiry."""
     if not 1 <= hours <= 24 * 14:
         raise Invalid("Un lien de signature vit de 1 heure à 14 jours.")
+    if request.borrower_id is None:
+        raise Invalid("Un lien de signature se prépare pour un emprunteur déjà enregistré.")
     await checkout.prepare(request)
     token = secrets.token_urlsafe(32)
     expires_at = datetime.now(UTC) + timedelta(hours=hours)

@@ -70,8 +70,11 @@ class SignatureBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class CheckoutBody(msgspec.Struct, forbid_unknown_fields=True):
-    borrower_id: int
-    tags: Annotated[list[Tag], msgspec.Meta(min_length=1, max_length=60)]
+    """A checkout for a known borrower (`borrower_id`) or one created with it (`new_borrower`)."""
+
+    borrower_id: int | None = None
+    new_borrower: BorrowerIn | None = None
+    tags: Annotated[list[Tag], msgspec.Meta(min_length=1, max_length=60)] = []
     programme_id: int | None = None
     accessories: Annotated[list[Text200], msgspec.Meta(max_length=20)] = []
     condition_out: Text2000 = ""

@@ -180,6 +180,11 @@ class LoanController(Controller):
         device is not ready or another checkout won it."""
         if data.signature is None:
             raise Invalid("La charte n'est pas signée : tracez la signature ou joignez le scan.")
+        new_borrower = (
+            borrowers.BorrowerIn(**msgspec.structs.asdict(data.new_borrower))
+            if data.new_borrower is not None
+            else None
+        )
         request = checkout.CheckoutIn(
             borrower_id=data.borrower_id,
             tags=list(data.tags),
@@ -187,6 +192,7 @@ class LoanController(Controller):
             accessories=list(data.accessories),
             condition_out=data.condition_out,
             due_on=data.due_on,
+            new_borrower=new_borrower,
         )
         signature = checkout.SignatureIn(
             method=data.signature.method,

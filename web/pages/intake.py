@@ -31,8 +31,12 @@ Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)
 
 async def _intake_context(form: dict[str, Any] | None = None, error: str | None = None) -> dict:
     return {
-        "donors": await Donor.select(Donor.id, Donor.name).order_by(Donor.name),
-        "sites": await Site.select(Site.id, Site.name).order_by(Site.name),
+        "donors": await Donor.select(Donor.id, Donor.name)
+        .where(Donor.archived_at.is_null())
+        .order_by(Donor.name),
+        "sites": await Site.select(Site.id, Site.name)
+        .where(Site.archived_at.is_null())
+        .order_by(Site.name),
         "donor_kinds": DONOR_KIND_LABELS,
         "kinds": list(DeviceKind),
         "form": form or {"received_on": date.today().isoformat(), "device_count": ""},
@@ -50,13 +54,13 @@ def _text(form: dict[str, Any], key: str, limit: int = 200) -> str:
     return value.strip()[:limit] if isinstance(value, str) else ""
 
 
-async def _donor_id(form: dict[str, Any]) -> int:
+def _donor(form: dict[str, Any]) -> tuple[int | None, intake.DonorIn | None]:
+    """The chosen donor's id, or the new donor typed on the form (created with the lot)."""
     new_name = _text(form, "new_donor_name")
     if new_name:
-        donor = await intake.create_donor(new_name, _text(form, "new_donor_kind", 20))
-        return donor["id"]
+        return None, intake.DonorIn(new_name, _text(form, "new_donor_kind", 20))
     if _text(form, "donor_id").isdigit():
-        return int(_text(form, "donor_id"))
+        return int(_text(form, "donor_id")), None
     raise Invalid("Choisissez un donateur ou saisissez-en un nouveau.")
 
 
@@ -87,9 +91,10 @@ async def register_donation(request: Request, data: Form) -> Redirect | Template
         site = _text(form, "site_id")
         if not site.isdigit():
             raise Invalid("Choisissez le site de réception.")
-        donor_id = await _donor_id(form)
+        donor_id, new_donor = _donor(form)
         lot = await intake.register_donation(
             donor_id=donor_id,
+            new_donor=new_donor,
             site_id=int(site),
             received_on=received_on,
             devices=devices,

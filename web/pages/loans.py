@@ -11,7 +11,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
 
-from inventory.errors import DomainError, Invalid
+from inventory.errors import Conflict, DomainError, Invalid
 from inventory.states import N_
 from inventory.tags import TagError
 from loans import borrowers, charter, checkout, documents, mediation, queries, returns
@@ -38,7 +38,9 @@ async def _checkout_context(form: dict[str, Any] | None = None, error: str | Non
         terms, error = None, error or str(refusal)
     return {
         "borrowers": await _borrower_choices(),
-        "programmes": await Programme.select(Programme.id, Programme.name).order_by(Programme.name),
+        "programmes": await Programme.select(Programme.id, Programme.name)
+        .where(Programme.archived_at.is_null())
+        .order_by(Programme.name),
         "charter": terms,
         "charter_html": charter.to_html(terms["text"]) if terms else "",
         "accessories": ACCESSORIES,
@@ -58,26 +60,30 @@ def _text(form: dict[str, Any], key: str, limit: int = 200) -> str:
     return value.strip()[:limit] if isinstance(value, str) else ""
 
 
-async def _borrower_id(form: dict[str, Any]) -> int:
-    name = _text(form, "new_full_name")
-    if name:
-        created = await borrowers.create_borrower(
-            borrowers.BorrowerIn(
-                full_name=name,
-                phone=_text(form, "new_phone", 40),
-                email=_text(form, "new_email"),
-                commune=_text(form, "new_commune", 120),
-                qpv_resident=form.get("new_qpv") == "on",
-                children_count=int(_text(form, "new_children", 2) or 0)
-                if _text(form, "new_children", 2).isdigit()
-                else 0,
-                is_minor=form.get("new_minor") == "on",
-            )
-        )
-        return created["id"]
-    if _text(form, "borrower_id").isdigit():
-        return int(_text(form, "borrower_id"))
-    raise Invalid("Choisissez un emprunteur ou créez-en un.")
+def _new_borrower(form: dict[str, Any]) -> borrowers.BorrowerIn | None:
+    """The household typed on the form, created with the loan (never before it)."""
+    if not _text(form, "new_full_name"):
+        return None
+    children = _text(form, "new_children", 2)
+    if children and not children.isdigit():
+        raise Invalid("Le nombre d'enfants est un nombre entier, de 0 à 30.")
+    return borrowers.BorrowerIn(
+        full_name=_text(form, "new_full_name"),
+        phone=_text(form, "new_phone", 40),
+        email=_text(form, "new_email"),
+        commune=_text(form, "new_commune", 120),
+        qpv_resident=form.get("new_qpv") == "on",
+        children_count=int(children or 0),
+        is_minor=form.get("new_minor") == "on",
+    )
+
+
+def _due_on(form: dict[str, Any]) -> date | None:
+    due = _text(form, "due_on", 10)
+    try:
+        return date.fromisoformat(due) if due else None
+    except ValueError:
+        raise Invalid("Date de retour invalide : choisissez-la dans le calendrier.") from None
 
 
 async def _signature(form: dict[str, Any]) -> checkout.SignatureIn:
@@ -97,26 +103,24 @@ async def checkout_submit(data: Form, principal: Principal) -> Redirect | Templa
     form = {k: v for k, v in data.items() if isinstance(v, str)}
     form.pop("signature_data", None)
     try:
-        tags = [t for t in _text(form, "tags", 5000).split() if t]
+        new_borrower = _new_borrower(form)
+        borrower = _text(form, "borrower_id")
         accessories = [a for a in ACCESSORIES if data.get(f"acc_{a}") == "on"]
         if _text(form, "accessory_other"):
             accessories.append(_text(form, "accessory_other", 100))
         programme = _text(form, "programme_id")
-        due = _text(form, "due_on", 10)
         request = checkout.CheckoutIn(
-            borrower_id=await _borrower_id(form),
-            tags=tags,
+            borrower_id=int(borrower) if borrower.isdigit() and new_borrower is None else None,
+            new_borrower=new_borrower,
+            tags=[t for t in _text(form, "tags", 5000).split() if t],
             programme_id=int(programme) if programme.isdigit() else None,
             accessories=accessories,
             condition_out=_text(form, "condition_out", 2000),
-            due_on=date.fromisoformat(due) if due else None,
+            due_on=_due_on(form),
         )
         loan = await checkout.checkout(request, await _signature(data), principal.actor)
-    except ValueError:
-        context = await _checkout_context(form, "Date de retour invalide.")
-        return Template("checkout.html", context=context, status_code=422)
     except (DomainError, TagError) as refusal:
-        status = 409 if refusal.__class__.__name__ == "Conflict" else 422
+        status = 409 if isinstance(refusal, Conflict) else 422
         context = await _checkout_context(form, str(refusal))
         return Template("checkout.html", context=context, status_code=status)
     return Redirect(f"/loans/{loan['id']}", status_code=303)
