@@ -12,14 +12,19 @@ thread joins that namespace, connects, and hands the socket back). Everything is
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
+import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,8 +73,8 @@ class Lab:
     ):
         self.count, self.disk_bytes = count, disk_bytes
         self.rekey_limit, self.shape = rekey_limit, shape
-        self.prefix = f"r5{os.getpid() % 100000}"
-        self.controller = f"{self.prefix}c"
+        self.prefix = ""
+        self.controller = ""
         self.targets: list[SshTarget] = []
         self.dir: Path | None = None
         self.client_key: paramiko.Ed25519Key | None = None
@@ -94,7 +99,15 @@ class Lab:
         sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.client_key_file))
         self.client_key = paramiko.Ed25519Key.from_private_key_file(str(self.client_key_file))
         (self.dir / "authorized_keys").write_text(Path(f"{self.client_key_file}.pub").read_text())
-        sh("ip", "netns", "add", self.controller)
+        # Names are drawn afresh at each run and taken atomically: another process may hold
+        # namespaces of any name, including ones this lab used to pick.
+        for _ in range(20):
+            self.prefix = f"r5{secrets.token_hex(4)}"
+            if sh("ip", "netns", "add", f"{self.prefix}c", check=False).returncode == 0:
+                self.controller = f"{self.prefix}c"
+                break
+        else:
+            raise RuntimeError("no free network namespace name")
         sh("ip", "-n", self.controller, "link", "set", "lo", "up")
         for i in range(self.count):
             self.targets.append(self._add_target(i))
@@ -104,7 +117,7 @@ class Lab:
     def _add_target(self, i: int) -> SshTarget:
         assert self.dir is not None
         netns = f"{self.prefix}t{i}"
-        sh("ip", "netns", "add", netns)
+        sh("ip", "netns", "add", netns)  # fails, never shares, if someone took the name
         disk_file = self.dir / f"disk{i}.img"
         with open(disk_file, "wb") as f:
             f.truncate(self.disk_bytes)
@@ -257,14 +270,20 @@ class Lab:
                 time.sleep(0.1)
             sh("ip", "netns", "del", target.netns, check=False)
         if self.dir is not None:
-            # The disks, and any partition loop device an interrupted agent left over them.
-            for line in sh(
-                "losetup", "-a", "-O", "NAME,BACK-FILE", "-n", check=False
-            ).stdout.splitlines():
-                parts = line.split(None, 1)
-                if len(parts) == 2 and parts[1].strip().startswith(str(self.dir)):
-                    sh("losetup", "-d", parts[0], check=False)
-        sh("ip", "netns", "del", self.controller, check=False)
+            # Any partition loop device an interrupted agent left over our disks, then the disks:
+            # only loop devices over our own files or disks, whatever their names.
+            disks = {t.disk for t in self.targets}
+            listed = sh("losetup", "-a", "-O", "NAME,BACK-FILE", "-n", check=False).stdout
+            pairs = [line.split(None, 1) for line in listed.splitlines()]
+            pairs = [(name, back.strip()) for name, back in (p for p in pairs if len(p) == 2)]
+            for name, back in pairs:
+                if back in disks and name not in disks:
+                    sh("losetup", "-d", name, check=False)
+            for name, back in pairs:
+                if back.startswith(f"{self.dir}/"):
+                    sh("losetup", "-d", name, check=False)
+        if self.controller:
+            sh("ip", "netns", "del", self.controller, check=False)
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -354,3 +373,63 @@ def _partition(path: Path, number: int) -> tuple[int, int]:
 
     part = next(p for p in gpt_partitions(str(path)) if p["number"] == number)
     return part["first"], part["last"]
+
+
+def digest(device: str) -> str:
+    """SHA-256 of a whole block device, read past the page cache."""
+    h = hashlib.sha256()
+    fd = os.open(device, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        while chunk := os.read(fd, 4 * 2**20):
+            h.update(chunk)
+    finally:
+        os.close(fd)
+    return h.hexdigest()
+
+
+@contextmanager
+def attached(file: Path, *, partscan: bool = False) -> Iterator[str]:
+    """A loop device over `file`, the first free one; detached afterwards if still over it."""
+    device = sh("losetup", "-f", "--show", *(["-P"] if partscan else []), str(file)).stdout.strip()
+    try:
+        yield device
+    finally:
+        _detach_if_over(device, file)
+
+
+@contextmanager
+def foreign_device(name: str, folder: Path) -> Iterator[str]:
+    """A node at `name` for another device, holding an ext4 filesystem of its own.
+
+    `losetup NAME` makes the loop device of that name; a name the kernel never gives
+    (`/dev/loop02`) becomes a node of our own for a free loop device. When someone else already
+    holds that name, theirs is the foreign device (only read here).
+    """
+    file = folder / f"foreign-{secrets.token_hex(4)}.img"
+    with open(file, "wb") as f:
+        f.truncate(16 * 2**20)
+    sh("mkfs.ext4", "-q", "-F", "-L", "etranger", str(file))
+    device, alias = name, False
+    if sh("losetup", name, str(file), check=False).returncode != 0:
+        if Path(name).exists():
+            device = ""  # someone else's: left bound
+        else:
+            device = sh("losetup", "-f", "--show", str(file)).stdout.strip()
+            rdev = os.stat(device).st_rdev
+            os.mknod(name, 0o600 | stat.S_IFBLK, rdev)
+            alias = True
+    try:
+        yield name
+    finally:
+        if alias:
+            os.unlink(name)
+        if device:
+            _detach_if_over(device, file)
+        file.unlink(missing_ok=True)
+
+
+def _detach_if_over(device: str, file: Path) -> None:
+    back = sh("losetup", "-n", "-O", "BACK-FILE", device, check=False).stdout.strip()
+    if back == str(file):
+        sh("losetup", "-d", device, check=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sshtargets import Lab, build_test_image, can_run
+from tests.sshtargets import Lab, attached, build_test_image, can_run, digest, foreign_device
 from tests.support import new_donation, run
 
 pytestmark = pytest.mark.db
@@ -254,6 +254,52 @@ def test_unwiped_device_is_wiped_over_ssh_then_imaged(db, raw_image):
     assert record["status"] == "passed" and record["certificate_id"]
     assert record["verification_result"] == "passed" and record["signature"]
     assert run(devices.get_device(tag))["state"] == "imaged"
+
+
+def test_a_device_named_like_a_guessed_partition_is_never_written(db, raw_image, tmp_path):
+    """The disk `/dev/loopN` has no partition nodes; `/dev/loopN2` is another program's disk."""
+    run(add_image(raw_image))
+    tags = run(wiped_devices(1))
+    with Lab(1) as lab:
+        run(enrol_all(lab))
+        target = lab.targets[0]
+        with foreign_device(f"{target.disk}2", tmp_path) as foreign:
+            before = digest(foreign)
+            [job] = _deploy(lab, tags)
+            assert job["status"] == "passed", job["reason"]
+            assert digest(foreign) == before
+        from provisioning.imaging.target_agent import gpt_partitions
+
+        root = {p["number"]: p for p in gpt_partitions(target.disk)}[2]
+        assert root_file(target.disk, root, "/etc/hostname").strip() == tags[0].lower()
+
+
+def test_a_partition_given_as_the_disk_fails_the_job_and_is_not_written(db, raw_image, tmp_path):
+    import subprocess
+
+    from inventory import devices
+    from provisioning.imaging import target_partitions as tp
+
+    run(add_image(raw_image))
+    tags = run(wiped_devices(1))
+    disk_file = tmp_path / "disque.img"
+    disk_file.write_bytes(raw_image.read_bytes())
+    with Lab(1) as lab, attached(disk_file, partscan=True) as disk:
+        run(enrol_all(lab))
+        subprocess.run(["partx", "-a", disk], capture_output=True)
+        partition = f"/dev/{tp.sysfs_partitions(tp.disk_dir(disk))[2]}"
+        before = digest(disk)
+        from provisioning.imaging.deploy import Target, deploy
+
+        target = Target(host=lab.targets[0].host, tag=tags[0], disk=partition)
+        [job] = run(deploy("debian-test", "famille", [target], options(lab)))
+        assert job["status"] == "failed"
+        assert job["reason"] == (
+            f"{partition} est une partition, pas un disque entier : rien n'y sera écrit"
+        )
+        assert digest(disk) == before
+    assert run(devices.get_device(tags[0]))["state"] == "wiped"
+    assert _imaging_events(tags[0]) == []
 
 
 def test_cli_deploy_reports_each_target(db, raw_image, monkeypatch):

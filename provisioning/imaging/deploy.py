@@ -27,7 +27,8 @@ from provisioning.imaging.target_agent import internal
 from provisioning.imaging.transport import Endpoint, RemoteError, SocketFactory, connect, run
 
 AGENT = Path(__file__).with_name("target_agent.py")
-PERSONALISER = Path(__file__).with_name("target_personalise.py")
+# Shipped beside the agent, which imports them from its own folder on the live system.
+AGENT_MODULES = ("target_personalise.py", "target_partitions.py")
 # How sockets to targets are opened (None: plain TCP); the test harness opens them in a namespace.
 OPEN_SOCKET: SocketFactory | None = None
 PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -57,7 +58,8 @@ class Remote:
         self.transport = transport
         self.workdir = run(transport, "mktemp -d /tmp/reemploi.XXXXXX")[1].decode().strip()
         self.put(f"{self.workdir}/agent.py", AGENT.read_bytes())
-        self.put(f"{self.workdir}/target_personalise.py", PERSONALISER.read_bytes())
+        for name in AGENT_MODULES:
+            self.put(f"{self.workdir}/{name}", AGENT.with_name(name).read_bytes())
 
     def put(self, path: str, data: bytes) -> None:
         run(self.transport, f"cat > {shlex.quote(path)}", data)

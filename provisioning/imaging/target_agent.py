@@ -3,6 +3,9 @@
 agent.py facts                 hardware inventory and candidate disks, as JSON
 agent.py write DISK MAP        decompressed mapped ranges on stdin -> DISK, then verify
 agent.py finish DISK           JSON spec on stdin: GPT repair, grow, personalise
+
+target_partitions.py and target_personalise.py travel beside it: every partition node it writes
+to is found through sysfs (or a loop device over the partition's bytes) and checked, never guessed.
 """
 
 import hashlib
@@ -15,7 +18,13 @@ import subprocess
 import sys
 import tempfile
 import threading
-import uuid
+
+try:
+    from provisioning.imaging import target_partitions as partitions  # on the server (tests)
+except ImportError:
+    import target_partitions as partitions  # on the live system, next to agent.py
+
+gpt_partitions = partitions.gpt_partitions
 
 CHUNK = 4 * 1024 * 1024
 VERIFY_BATCH = 128 * 1024 * 1024
@@ -150,19 +159,22 @@ def _verify(fd, batch, bad):
 
 
 def in_use(disk):
-    """Why `disk` must not be written (mounted, swap, held by another device), or None."""
-    name = os.path.basename(os.path.realpath(disk))
-    base = f"/sys/class/block/{name}"
-    if not os.path.exists(base):
-        raise RuntimeError(f"{disk} n'est pas un périphérique bloc")
-    names = {name} | {p for p in os.listdir(base) if p.startswith(name)}
+    """Why `disk` must not be written (mounted, swap, held by another device), or None.
+
+    Refuses outright a node that is not a whole disk known to the kernel.
+    """
+    directory = partitions.disk_dir(disk)
+    names = {os.path.basename(directory), *partitions.sysfs_partitions(directory).values()}
+    names.update(partitions.loops_over(disk))
     sources = [line.split()[0] for line in _read("/proc/mounts").splitlines()]
     sources += [line.split()[0] for line in _read("/proc/swaps").splitlines()[1:]]
     for source in sources:
         if source.startswith("/dev/") and os.path.basename(os.path.realpath(source)) in names:
             return f"{disk} est utilisé ({source} monté ou en swap)"
     if any(
-        os.listdir(f"{base}/{n}/holders") for n in names if os.path.isdir(f"{base}/{n}/holders")
+        os.listdir(f"/sys/class/block/{n}/holders")
+        for n in names
+        if os.path.isdir(f"/sys/class/block/{n}/holders")
     ):
         return f"{disk} est tenu par un autre périphérique (LVM, RAID, chiffrement)"
     return None
@@ -219,34 +231,6 @@ def write(disk, map_path):
     return {"ranges": len(ranges), "verified": len(ranges) - len(bad), "bad_offsets": bad[:20]}
 
 
-def gpt_partitions(disk):
-    with open(disk, "rb") as f:
-        f.seek(512)
-        header = f.read(92)
-        if header[:8] != b"EFI PART":
-            raise RuntimeError("pas de table de partitions GPT")
-        entries_lba, count, size = struct.unpack_from("<QII", header, 72)
-        f.seek(entries_lba * 512)
-        table = f.read(count * size)
-    parts = []
-    for i in range(count):
-        entry = table[i * size : (i + 1) * size]
-        if entry[:16] == bytes(16):
-            continue
-        first, last = struct.unpack_from("<QQ", entry, 32)
-        parts.append(
-            {
-                "number": i + 1,
-                "type": str(uuid.UUID(bytes_le=entry[:16])).upper(),
-                "guid": str(uuid.UUID(bytes_le=entry[16:32])).upper(),
-                "first": first,
-                "last": last,
-                "name": entry[56:128].decode("utf-16-le").rstrip("\x00"),
-            }
-        )
-    return parts
-
-
 def grow_last(disk):
     """Move the backup GPT to the disk's end and grow the last partition to fill the disk.
 
@@ -260,29 +244,6 @@ def grow_last(disk):
     )  # fmt: skip
     sh("sgdisk", "-v", disk)
     return max(gpt_partitions(disk), key=lambda p: p["first"])
-
-
-class PartitionDevice:
-    """The partition's node, or a loop device over its byte range when there is none."""
-
-    def __init__(self, disk, part):
-        self.disk, self.part, self.loop = disk, part, None
-
-    def __enter__(self):
-        n = self.part["number"]
-        for node in (f"{self.disk}p{n}", f"{self.disk}{n}"):
-            if os.path.exists(node):
-                sh("blockdev", "--rereadpt", self.disk, check=False)
-                return node
-        offset = self.part["first"] * 512
-        size = (self.part["last"] - self.part["first"] + 1) * 512
-        done = sh("losetup", "-f", "--show", "-o", str(offset), "--sizelimit", str(size), self.disk)
-        self.loop = done.stdout.decode().strip()
-        return self.loop
-
-    def __exit__(self, *exc):
-        if self.loop:
-            sh("losetup", "-d", self.loop, check=False)
 
 
 def _personaliser():
@@ -302,27 +263,37 @@ def _ext_clean(node):
     return state == 1
 
 
+def _mounted_from(mount_point, node):
+    """Refuse to personalise unless `node`'s filesystem is the one mounted at `mount_point`."""
+    if os.stat(mount_point).st_dev != os.stat(node).st_rdev:
+        raise partitions.NotOurs(f"{mount_point} ne porte pas le système de {node}")
+
+
 def finish(disk, spec):
+    refusal = in_use(disk)
+    if refusal:
+        raise RuntimeError(refusal)
     last = grow_last(disk)
     result = {"root_partition": last["number"], "size_sectors": last["last"] - last["first"] + 1}
-    with PartitionDevice(disk, last) as node:
-        with open(node, "rb") as f:
+    with partitions.PartitionDevice(disk, last) as part:
+        with open(part.node(), "rb") as f:
             f.seek(1080)
             is_ext = f.read(2) == b"\x53\xef"
         if not is_ext:
             raise RuntimeError("la dernière partition n'est pas un système ext2/3/4")
-        if _ext_clean(node):
+        if _ext_clean(part.node()):
             # The filesystem is byte for byte the image's (every range verified) and was
             # unmounted cleanly: resize2fs need not wait for a full e2fsck.
-            sh("resize2fs", "-f", node)
+            sh("resize2fs", "-f", part.node())
         else:
-            fsck = sh("e2fsck", "-f", "-p", node, check=False)
+            fsck = sh("e2fsck", "-f", "-p", part.node(), check=False)
             if fsck.returncode not in (0, 1):
                 raise RuntimeError(f"e2fsck : {fsck.stdout.decode(errors='replace')[-300:]}")
-            sh("resize2fs", node)
+            sh("resize2fs", part.node())
         mount_point = tempfile.mkdtemp(prefix="reemploi-root-")
-        sh("mount", node, mount_point)
         try:
+            sh("mount", part.node(), mount_point)
+            _mounted_from(mount_point, part.node())
             result.update(_personaliser().personalise(mount_point, spec))
         finally:
             sh("umount", mount_point, check=False)
@@ -345,6 +316,9 @@ def main(argv):
             result = finish(argv[2], json.load(sys.stdin))
         else:
             raise ValueError(f"commande inconnue {argv[1]}")
+    except partitions.NotOurs as error:
+        print(json.dumps({"error": str(error)}))
+        return 1
     except Exception as error:
         print(json.dumps({"error": f"{type(error).__name__}: {error}"}))
         return 1
