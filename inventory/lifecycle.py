@@ -263,9 +263,9 @@ TRANSITIONS: dict[str, Transition] = {
 
 # Where a person does what the generic path refuses (invariant 8: the loan owns its device).
 LOAN_PAGES_FR = {
-    LoanEffect.opens: N_("l'écran de prêt (Prêter)"),
-    LoanEffect.keeps: N_("la page Retours, ou la clôture du ticket de réparation"),
-    LoanEffect.closes: N_("la page Retours"),
+    LoanEffect.opens: "l'écran de prêt (Prêter)",
+    LoanEffect.keeps: "la page Retours, ou la clôture du ticket de réparation",
+    LoanEffect.closes: "la page Retours",
 }
 
 
