@@ -1,4 +1,8 @@
-"""Piccolo tables of the inventory app."""
+"""Piccolo tables of the inventory app.
+
+Every foreign key restricts deletion: nothing a donor or a funder may ask about is deleted
+(DESIGN invariant 9); donors and sites are archived instead (inventory.archive).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
+from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from inventory.states import DeviceKind, DeviceState, DonorKind, Grade, Transport
@@ -24,6 +29,8 @@ class Site(Table):
     name = Varchar(length=120, unique=True)
     address = Text(default="")
     phone = Varchar(length=40, default="")
+    # Set by inventory.archive: an archived site takes no new work but stays in every history.
+    archived_at = Timestamptz(null=True, default=None)
 
 
 class Donor(Table):
@@ -33,13 +40,14 @@ class Donor(Table):
     kind = Varchar(length=20, choices=DonorKind)
     contact_email = Varchar(length=200, default="")
     created_at = Timestamptz()
+    archived_at = Timestamptz(null=True, default=None)
 
 
 class Donation(Table):
     """A lot of devices received together from one donor."""
 
-    donor = ForeignKey(references=Donor, null=False)
-    site = ForeignKey(references=Site, null=False)
+    donor = ForeignKey(references=Donor, on_delete=OnDelete.restrict, null=False)
+    site = ForeignKey(references=Site, on_delete=OnDelete.restrict, null=False)
     received_on = Date()
     notes = Text(default="")
     weee_reference = Varchar(length=80, default="")
@@ -59,8 +67,8 @@ class Device(Table):
     storage_summary = Varchar(length=200, default="")
     grade = Varchar(length=1, choices=Grade, default=Grade.unknown)
     state = Varchar(length=16, choices=DeviceState, default=DeviceState.received, index=True)
-    donation = ForeignKey(references=Donation, null=True)
-    site = ForeignKey(references=Site, null=True)
+    donation = ForeignKey(references=Donation, on_delete=OnDelete.restrict, null=True)
+    site = ForeignKey(references=Site, on_delete=OnDelete.restrict, null=True)
     facts = JSON(default={})
     version = Integer(default=1)
     created_at = Timestamptz()
@@ -70,7 +78,7 @@ class Device(Table):
 class Disk(Table):
     """A storage medium, inside a device or loose on the bench."""
 
-    device = ForeignKey(references=Device, null=True)
+    device = ForeignKey(references=Device, on_delete=OnDelete.restrict, null=True)
     model = Varchar(length=120, default="")
     serial = Varchar(length=120, default="")
     size_bytes = BigInt(default=0)
@@ -81,7 +89,7 @@ class Disk(Table):
 class Event(Table):
     """The append-only audit trail: who did what, when, from which state to which."""
 
-    device = ForeignKey(references=Device, null=True, index=True)
+    device = ForeignKey(references=Device, on_delete=OnDelete.restrict, null=True, index=True)
     # Loans live in an app that inventory must not import: a plain integer keeps arrows inward.
     loan_id = Integer(null=True, index=True)
     actor = Varchar(length=120)

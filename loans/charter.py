@@ -48,7 +48,7 @@ async def in_force(on: date | None = None) -> dict[str, Any]:
     on = on or date.today()
     row = (
         await Charter.select()
-        .where(Charter.in_force_from <= on)
+        .where((Charter.in_force_from <= on) & Charter.archived_at.is_null())
         .order_by(Charter.in_force_from, ascending=False)
         .order_by(Charter.version, ascending=False)
         .first()

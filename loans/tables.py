@@ -16,6 +16,7 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
+from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from inventory.tables import Device
@@ -30,6 +31,8 @@ class Organisation(Table):
     insee_code = Varchar(length=5, default="")
     qpv = Boolean(default=False)
     created_at = Timestamptz()
+    # Set by loans.archive: archived rows take no new work but stay in reports and histories.
+    archived_at = Timestamptz(null=True, default=None)
 
 
 class Borrower(Table):
@@ -37,12 +40,12 @@ class Borrower(Table):
 
     code = Varchar(length=20, unique=True, index=True)
     kind = Varchar(length=20)  # household | organisation
-    organisation = ForeignKey(references=Organisation, null=True)
+    organisation = ForeignKey(references=Organisation, on_delete=OnDelete.restrict, null=True)
     commune = Varchar(length=120, default="")
     insee_code = Varchar(length=5, default="")
     qpv_resident = Boolean(default=False)
     children_count = Integer(default=0)
-    school = ForeignKey(references=Organisation, null=True)
+    school = ForeignKey(references=Organisation, on_delete=OnDelete.restrict, null=True)
     is_minor = Boolean(default=False)
     created_at = Timestamptz()
     anonymised_at = Timestamptz(null=True, default=None)
@@ -51,7 +54,7 @@ class Borrower(Table):
 class BorrowerContact(Table):
     """The personal data of a borrower, apart from its code; deleted on erasure."""
 
-    borrower = ForeignKey(references=Borrower, null=False, unique=True)
+    borrower = ForeignKey(references=Borrower, on_delete=OnDelete.restrict, null=False, unique=True)
     full_name = Varchar(length=200, default="")
     email = Varchar(length=200, default="")
     phone = Varchar(length=40, default="")
@@ -70,6 +73,7 @@ class Programme(Table):
     followups = JSON(default=[])  # [{"label": "prise en main", "days": 7}, ...]
     default_loan_days = Integer(null=True, default=None)
     deposit_cents = Integer(default=0)
+    archived_at = Timestamptz(null=True, default=None)
 
 
 class Charter(Table):
@@ -81,6 +85,7 @@ class Charter(Table):
     in_force_from = Date()
     created_at = Timestamptz()
     created_by = Varchar(length=120, default="")
+    archived_at = Timestamptz(null=True, default=None)
 
 
 class Document(Table):
@@ -96,9 +101,9 @@ class Document(Table):
 class Loan(Table):
     """Devices lent to a borrower under a frozen charter version."""
 
-    borrower = ForeignKey(references=Borrower, null=False, index=True)
-    programme = ForeignKey(references=Programme, null=True)
-    charter = ForeignKey(references=Charter, null=False)
+    borrower = ForeignKey(references=Borrower, on_delete=OnDelete.restrict, null=False, index=True)
+    programme = ForeignKey(references=Programme, on_delete=OnDelete.restrict, null=True)
+    charter = ForeignKey(references=Charter, on_delete=OnDelete.restrict, null=False)
     charter_version = Integer()
     charter_text = Text()
     accessories = JSON(default=[])
@@ -115,8 +120,8 @@ class Loan(Table):
 class LoanDevice(Table):
     """A device on a loan; `returned_at` is set when it leaves the loan (return, swap, loss)."""
 
-    loan = ForeignKey(references=Loan, null=False, index=True)
-    device = ForeignKey(references=Device, null=False, index=True)
+    loan = ForeignKey(references=Loan, on_delete=OnDelete.restrict, null=False, index=True)
+    device = ForeignKey(references=Device, on_delete=OnDelete.restrict, null=False, index=True)
     out_at = Timestamptz()
     returned_at = Timestamptz(null=True, default=None)
     outcome = Varchar(length=20, default="")
@@ -125,7 +130,7 @@ class LoanDevice(Table):
 class Signature(Table):
     """Who signed a loan's charter, how and when; the image is a stored document."""
 
-    loan = ForeignKey(references=Loan, null=False, unique=True)
+    loan = ForeignKey(references=Loan, on_delete=OnDelete.restrict, null=False, unique=True)
     method = Varchar(length=10)  # drawn | paper | link
     image_sha256 = Varchar(length=64)
     signer_name = Varchar(length=200)
@@ -148,8 +153,8 @@ class SigningLink(Table):
 class DeviceReturn(Table):
     """A device handed back: the check-in checklist and the reason."""
 
-    loan = ForeignKey(references=Loan, null=False, index=True)
-    device = ForeignKey(references=Device, null=False)
+    loan = ForeignKey(references=Loan, on_delete=OnDelete.restrict, null=False, index=True)
+    device = ForeignKey(references=Device, on_delete=OnDelete.restrict, null=False)
     reason = Varchar(length=10)  # end | repair | swap | lost | stolen
     charger = Boolean(default=False)
     bag = Boolean(default=False)
@@ -163,13 +168,13 @@ class DeviceReturn(Table):
 class RepairTicket(Table):
     """A repair: fault, actions, parts and outcome; linked to the loan when lent."""
 
-    device = ForeignKey(references=Device, null=False, index=True)
-    loan = ForeignKey(references=Loan, null=True)
+    device = ForeignKey(references=Device, on_delete=OnDelete.restrict, null=False, index=True)
+    loan = ForeignKey(references=Loan, on_delete=OnDelete.restrict, null=True)
     fault = Text(default="")
     actions = Text(default="")
     parts = Text(default="")
     outcome = Varchar(length=20, default="")  # "" while open | repaired | swapped
-    swap_device = ForeignKey(references=Device, null=True)
+    swap_device = ForeignKey(references=Device, on_delete=OnDelete.restrict, null=True)
     opened_at = Timestamptz()
     closed_at = Timestamptz(null=True, default=None)
     actor = Varchar(length=120)
@@ -178,9 +183,9 @@ class RepairTicket(Table):
 class MediationSession(Table):
     """A follow-up session (one borrower) or a collective workshop (several)."""
 
-    loan = ForeignKey(references=Loan, null=True, index=True)
-    borrower = ForeignKey(references=Borrower, null=True, index=True)
-    programme = ForeignKey(references=Programme, null=True)
+    loan = ForeignKey(references=Loan, on_delete=OnDelete.restrict, null=True, index=True)
+    borrower = ForeignKey(references=Borrower, on_delete=OnDelete.restrict, null=True, index=True)
+    programme = ForeignKey(references=Programme, on_delete=OnDelete.restrict, null=True)
     label = Varchar(length=120, default="")
     planned_on = Date(null=True, default=None, index=True)
     status = Varchar(length=10, default="planned", index=True)
@@ -197,5 +202,7 @@ class MediationSession(Table):
 class SessionAttendee(Table):
     """A borrower who attended a collective workshop."""
 
-    session = ForeignKey(references=MediationSession, null=False, index=True)
-    borrower = ForeignKey(references=Borrower, null=False)
+    session = ForeignKey(
+        references=MediationSession, on_delete=OnDelete.restrict, null=False, index=True
+    )
+    borrower = ForeignKey(references=Borrower, on_delete=OnDelete.restrict, null=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from piccolo.columns import JSON, BigInt, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from inventory.tables import Device, Disk, Donation, Donor
@@ -29,10 +30,10 @@ class SanitizationRecord(Table):
     was true when the wipe ran even if the inventory is edited later (its signature covers them).
     """
 
-    disk = ForeignKey(references=Disk, null=False, index=True)
-    device = ForeignKey(references=Device, null=True)
-    donation = ForeignKey(references=Donation, null=True)
-    donor = ForeignKey(references=Donor, null=True)
+    disk = ForeignKey(references=Disk, on_delete=OnDelete.restrict, null=False, index=True)
+    device = ForeignKey(references=Device, on_delete=OnDelete.restrict, null=True)
+    donation = ForeignKey(references=Donation, on_delete=OnDelete.restrict, null=True)
+    donor = ForeignKey(references=Donor, on_delete=OnDelete.restrict, null=True)
     status = Varchar(length=12, choices=Status, default=Status.running, index=True)
     reason = Text(default="")
     # Media: make, model, serial, type, size, interface, hidden areas.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from piccolo.columns import JSON, BigInt, Float, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 from inventory.tables import Device
@@ -48,7 +49,7 @@ class JobStatus(StrEnum):
 class DeploymentJob(Table):
     """One deployment of one image to one PC booted into the live system."""
 
-    device = ForeignKey(references=Device, null=True)
+    device = ForeignKey(references=Device, on_delete=OnDelete.restrict, null=True)
     asset_tag = Varchar(length=20, default="")
     target = Varchar(length=160)
     disk = Varchar(length=120, default="")

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, get, post
 from litestar.pagination import OffsetPagination
 from litestar.params import Parameter
 
-from inventory import intake
+from inventory import archive, intake
 from inventory.errors import Invalid, NotFound
 from inventory.tables import Donation, Donor, Site
 from web.accounts import Principal
-from web.api.schemas import DonationIn, DonationOut, DonorIn, DonorOut, SiteIn, SiteOut
+from web.api.schemas import ArchiveIn, DonationIn, DonationOut, DonorIn, DonorOut, SiteIn, SiteOut
 from web.roles import MANAGERS, STAFF, WORKSHOP
 
 Limit = Annotated[int, Parameter(ge=1, le=500)]
-Offset = Annotated[int, Parameter(ge=0)]
+Offset = Annotated[int, Parameter(ge=0, le=2**63 - 1)]  # SQL OFFSET takes a 64-bit integer
 
 
 def donation_out(row: dict, tags: list[str] | None = None) -> DonationOut:
@@ -36,14 +36,24 @@ class SiteController(Controller):
     tags = ["intake"]
 
     @get("/", opt={"roles": STAFF})
-    async def list_sites(self) -> list[SiteOut]:
-        rows = await Site.select().order_by(Site.name)
-        return [SiteOut(r["id"], r["name"], r["address"], r["phone"]) for r in rows]
+    async def list_sites(self, include_archived: bool = False) -> list[SiteOut]:
+        """Sites that take new work; `include_archived=true` lists the archived ones too."""
+        query = Site.select().order_by(Site.name)
+        if not include_archived:
+            query = query.where(Site.archived_at.is_null())
+        return [SiteOut(r["id"], r["name"], r["address"], r["phone"]) for r in await query]
 
     @post("/", opt={"roles": MANAGERS})
     async def create_site(self, data: SiteIn) -> SiteOut:
         r = await intake.create_site(data.name, data.address, data.phone)
         return SiteOut(r["id"], r["name"], r["address"], r["phone"])
+
+    @post("/{site_id:int}/archive", opt={"roles": MANAGERS}, status_code=200)
+    async def archive_site(
+        self, site_id: int, data: ArchiveIn, principal: Principal
+    ) -> dict[str, Any]:
+        """Retire a site (never deleted): it leaves the forms and stays in every history."""
+        return await archive.archive_site(site_id, principal.actor, data.reason)
 
 
 class DonorController(Controller):
@@ -52,16 +62,28 @@ class DonorController(Controller):
 
     @get("/", opt={"roles": WORKSHOP})
     async def list_donors(
-        self, limit: Limit = 100, offset: Offset = 0
+        self, limit: Limit = 100, offset: Offset = 0, include_archived: bool = False
     ) -> OffsetPagination[DonorOut]:
-        rows = await Donor.select().order_by(Donor.name).limit(limit).offset(offset)
+        """Donors that may give now; `include_archived=true` lists the archived ones too."""
+        query, count = Donor.select().order_by(Donor.name), Donor.count()
+        if not include_archived:
+            query = query.where(Donor.archived_at.is_null())
+            count = count.where(Donor.archived_at.is_null())
+        rows = await query.limit(limit).offset(offset)
         items = [DonorOut(r["id"], r["name"], r["kind"], r["contact_email"]) for r in rows]
-        return OffsetPagination(items=items, limit=limit, offset=offset, total=await Donor.count())
+        return OffsetPagination(items=items, limit=limit, offset=offset, total=await count)
 
     @post("/", opt={"roles": WORKSHOP})
     async def create_donor(self, data: DonorIn) -> DonorOut:
         r = await intake.create_donor(data.name, data.kind, data.contact_email)
         return DonorOut(r["id"], r["name"], r["kind"], r["contact_email"])
+
+    @post("/{donor_id:int}/archive", opt={"roles": MANAGERS}, status_code=200)
+    async def archive_donor(
+        self, donor_id: int, data: ArchiveIn, principal: Principal
+    ) -> dict[str, Any]:
+        """Retire a donor (never deleted): gone from intake, kept in reports and certificates."""
+        return await archive.archive_donor(donor_id, principal.actor, data.reason)
 
 
 class DonationController(Controller):

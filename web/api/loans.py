@@ -12,6 +12,7 @@ from litestar import Controller, Response, get, post
 from litestar.params import Parameter
 
 from inventory.errors import Invalid
+from loans import archive as archive_service
 from loans import (
     borrowers,
     charter,
@@ -39,11 +40,12 @@ from web.api.loan_schemas import (
     SessionBody,
     WorkshopBody,
 )
+from web.api.schemas import ArchiveIn
 from web.roles import LENDING, MANAGERS, STAFF
 from web.settings import base_url
 
 Limit = Annotated[int, Parameter(ge=1, le=500)]
-Offset = Annotated[int, Parameter(ge=0)]
+Offset = Annotated[int, Parameter(ge=0, le=2**63 - 1)]  # SQL OFFSET takes a 64-bit integer
 
 
 def decode_image(text: str) -> bytes:
@@ -68,13 +70,26 @@ class OrganisationController(Controller):
     tags = ["loans"]
 
     @get("/", opt={"roles": LENDING})
-    async def list_organisations(self) -> list[dict[str, Any]]:
-        return await Organisation.select().order_by(Organisation.name)
+    async def list_organisations(self, include_archived: bool = False) -> list[dict[str, Any]]:
+        """Organisations that borrow now; `include_archived=true` lists the archived ones too."""
+        query = Organisation.select().order_by(Organisation.name)
+        if not include_archived:
+            query = query.where(Organisation.archived_at.is_null())
+        return await query
 
     @post("/", opt={"roles": LENDING})
     async def create_organisation(self, data: OrganisationIn) -> dict[str, Any]:
         return await borrowers.create_organisation(
             data.name, data.kind, data.commune, data.insee_code, data.qpv
+        )
+
+    @post("/{organisation_id:int}/archive", opt={"roles": MANAGERS}, status_code=200)
+    async def archive(
+        self, organisation_id: int, data: ArchiveIn, principal: Principal
+    ) -> dict[str, Any]:
+        """Retire an organisation (never deleted): its loans and reports keep it."""
+        return await archive_service.archive_organisation(
+            organisation_id, principal.actor, data.reason
         )
 
 
@@ -116,8 +131,12 @@ class ProgrammeController(Controller):
     tags = ["loans"]
 
     @get("/", opt={"roles": LENDING})
-    async def list_programmes(self) -> list[dict[str, Any]]:
-        return await Programme.select().order_by(Programme.name).output(load_json=True)
+    async def list_programmes(self, include_archived: bool = False) -> list[dict[str, Any]]:
+        """Programmes open to new loans; `include_archived=true` lists the archived ones too."""
+        query = Programme.select().order_by(Programme.name)
+        if not include_archived:
+            query = query.where(Programme.archived_at.is_null())
+        return await query.output(load_json=True)
 
     @post("/", opt={"roles": MANAGERS})
     async def create_programme(self, data: ProgrammeIn) -> dict[str, Any]:
@@ -135,6 +154,13 @@ class ProgrammeController(Controller):
             default_loan_days=data.default_loan_days,
             deposit_cents=data.deposit_cents,
         )
+
+    @post("/{programme_id:int}/archive", opt={"roles": MANAGERS}, status_code=200)
+    async def archive(
+        self, programme_id: int, data: ArchiveIn, principal: Principal
+    ) -> dict[str, Any]:
+        """Retire a programme (never deleted): its loans, sessions and reports keep it."""
+        return await archive_service.archive_programme(programme_id, principal.actor, data.reason)
 
 
 class CharterController(Controller):
@@ -155,6 +181,13 @@ class CharterController(Controller):
         return await charter.create_version(
             data.title, data.text, data.in_force_from, principal.actor
         )
+
+    @post("/{charter_id:int}/archive", opt={"roles": MANAGERS}, status_code=200)
+    async def archive(
+        self, charter_id: int, data: ArchiveIn, principal: Principal
+    ) -> dict[str, Any]:
+        """Withdraw a charter version that is not in force; signed loans keep their text."""
+        return await archive_service.archive_charter(charter_id, principal.actor, data.reason)
 
 
 class LoanController(Controller):

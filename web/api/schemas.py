@@ -14,8 +14,14 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Note = Annotated[str, msgspec.Meta(max_length=2000)]
 
 
+class ArchiveIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Why a site, donor, organisation, programme or charter is retired (the event's reason)."""
+
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
 class SiteIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: Name
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]  # site.name is varchar(120)
     address: Note = ""
     phone: Annotated[str, msgspec.Meta(max_length=40)] = ""
 

@@ -39,7 +39,9 @@ async def _context(request: Request, results: list[dict[str, Any]], chosen: str)
     return {
         "actions": actions,
         "chosen": chosen,
-        "sites": await Site.select(Site.id, Site.name).order_by(Site.name),
+        "sites": await Site.select(Site.id, Site.name)
+        .where(Site.archived_at.is_null())
+        .order_by(Site.name),
         "results": results,
         "texts_json": json.dumps(texts, ensure_ascii=False),
     }

@@ -1,0 +1,66 @@
+"""Retiring sites and donors: they are archived by an event, never deleted (invariant 9)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from piccolo.table import Table
+
+from inventory.db import write_transaction
+from inventory.devices import now, write_event
+from inventory.errors import Conflict, Invalid, NotFound
+from inventory.tables import Donor, Site
+
+
+async def archive_row(
+    table: type[Table],
+    row_id: int,
+    actor: str,
+    kind: str,
+    label: str,
+    reason: str,
+    *,
+    feminine: bool = False,
+    name_of: Callable[[dict[str, Any]], str] | None = None,
+    check: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+) -> dict[str, Any]:
+    """Set `archived_at` on one row and write `kind` in the same transaction.
+
+    `label` names the row in sentences ("Le donateur"); `reason` says why, as every event does;
+    `name_of(row)` names the row in the event (its `name` by default); `check(row)` may refuse.
+    Archiving twice is refused: the first date stays.
+    """
+    reason = reason.strip()
+    if not reason or len(reason) > 500:
+        raise Invalid("Indiquez en 1 à 500 caractères pourquoi vous archivez.")
+    async with write_transaction(table):
+        row = await table.select().where(table._meta.primary_key == row_id).first()
+        if row is None:
+            raise NotFound(f"{label} n° {row_id} n'existe pas.")
+        if check is not None:
+            await check(row)
+        if row["archived_at"] is not None:
+            archived = "archivée" if feminine else "archivé"
+            raise Conflict(
+                f"{label} n° {row_id} est déjà {archived} depuis le {row['archived_at']:%d/%m/%Y}."
+            )
+        archived_at = now()
+        await table.update({table.archived_at: archived_at}).where(  # type: ignore[attr-defined]
+            table._meta.primary_key == row_id
+        )
+        name = name_of(row) if name_of else row["name"]
+        await write_event(
+            None, actor, kind, None, None, {"id": row_id, "name": name, "reason": reason}
+        )
+    return {**row, "archived_at": archived_at}
+
+
+async def archive_site(site_id: int, actor: str, reason: str) -> dict[str, Any]:
+    """A closed workshop or storage place: it takes no new devices; histories keep its name."""
+    return await archive_row(Site, site_id, actor, "site_archived", "Le site", reason)
+
+
+async def archive_donor(donor_id: int, actor: str, reason: str) -> dict[str, Any]:
+    """A donor that gives no more: gone from intake forms, kept in reports and certificates."""
+    return await archive_row(Donor, donor_id, actor, "donor_archived", "Le donateur", reason)
