@@ -2,7 +2,8 @@
 
 The signature is Ed25519 over the canonical JSON of the record's certificate fields (sorted
 keys, no spaces, UTF-8). Verification recomputes that JSON from the stored record, so changing
-any certified field, even by one byte, breaks it.
+any certified field, even by one byte, breaks it. Anyone can check it offline with the published
+public key (docs/certificates.md).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from inventory import config
+from inventory import config, datadir
 
 TEMPLATES = Path(__file__).parent / "templates"
 PAYLOAD_VERSION = 1
@@ -59,8 +60,12 @@ def _when(value: Any) -> str | None:
 
 
 def payload(record: dict[str, Any]) -> dict[str, Any]:
-    """The certified fields of a record (NIST SP 800-88 appendix G), as signed."""
-    return {
+    """The certified fields of a record (NIST SP 800-88 appendix G), as signed.
+
+    A Purge also signs its evidence (commands, drive's completion status, marker check); records
+    without evidence keep the exact payload they were signed with.
+    """
+    signed = {
         "version": PAYLOAD_VERSION,
         "certificate_id": record["certificate_id"],
         "record_id": record["id"],
@@ -93,6 +98,18 @@ def payload(record: dict[str, Any]) -> dict[str, Any]:
         "destination": record["destination"],
         "key_id": record["key_id"],
     }
+    evidence = purge_evidence(record)
+    if record["method_type"] == "purge" and evidence:
+        signed["sanitization"]["purge_evidence"] = evidence
+    return signed
+
+
+def purge_evidence(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The Purge evidence kept in a record's notes (loaded or still JSON text), if any."""
+    notes = record.get("notes") or {}
+    if isinstance(notes, str):
+        notes = json.loads(notes)
+    return notes.get("purge_evidence")
 
 
 def canonical(data: dict[str, Any]) -> bytes:
@@ -107,7 +124,7 @@ def workshop_key() -> Ed25519PrivateKey:
     """The workshop's signing key, created on first use (file mode 0600, folder 0700)."""
     path = key_path()
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        datadir.private_dir(path.parent)
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -144,6 +161,20 @@ def public_key_pem() -> str:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
+
+
+def public_key_id() -> str:
+    return key_id(workshop_key().public_key())
+
+
+def signed_bytes(record: dict[str, Any]) -> bytes:
+    """Exactly the bytes the signature covers: the canonical JSON of the stored record."""
+    return canonical(payload(record))
+
+
+def signature_bytes(record: dict[str, Any]) -> bytes:
+    """The raw 64-byte Ed25519 signature (what `openssl pkeyutl -sigfile` reads)."""
+    return base64.b64decode(record["signature"])
 
 
 def sign(record: dict[str, Any]) -> tuple[str, str]:
@@ -190,6 +221,27 @@ def public_fields(record: dict[str, Any]) -> list[tuple[str, str]]:
         ("Fin", _when(record["finished_at"]) or "—"),
         ("Atelier", record["site"] or "—"),
         ("Destination", DESTINATION_LABELS.get(record["destination"], record["destination"])),
+        *purge_evidence_fields(record),
+    ]
+
+
+def purge_evidence_fields(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """What proves a Purge: the drive's completion status and the marker check (signed too)."""
+    evidence = purge_evidence(record)
+    if record["method_type"] != "purge" or not evidence:
+        return []
+    markers = evidence.get("markers", {})
+    return [
+        ("Commande de purge", " ; ".join(evidence.get("commands", []))),
+        (
+            "Fin signalée par le disque",
+            f"{evidence.get('completion', '?')} ({evidence.get('completion_source', '?')})",
+        ),
+        (
+            "Contrôle des marqueurs",
+            f"{markers.get('markers', 0)} marqueurs contrôlés, "
+            f"{markers.get('survivors', '?')} ayant survécu",
+        ),
     ]
 
 
@@ -199,7 +251,7 @@ def human_size(size: int) -> str:
 
 def verification_text(record: dict[str, Any]) -> str:
     label = VERIFY_LABELS.get(record["verification_method"], record["verification_method"])
-    result = {"passed": "réussie", "failed": "échouée"}.get(
+    result = {"passed": "réussie", "failed": "échouée", "refused": "refusée"}.get(
         record["verification_result"], record["verification_result"] or "non faite"
     )
     return f"{label} : {result} ({record['verified_bytes']:,} octets relus)".replace(",", " ")
@@ -252,6 +304,7 @@ def certificate_fields(record: dict[str, Any]) -> list[tuple[str, list[tuple[str
         ("Outil et version", record["tool"]),
         ("Vérification", verification_text(record)),
         ("Octets effacés", f"{record['bytes_written']:,}".replace(",", " ")),
+        *purge_evidence_fields(record),
         ("Début", _when(record["started_at"]) or "—"),
         ("Fin", _when(record["finished_at"]) or "—"),
         ("Classification après effacement", "Non classifié"),
@@ -288,12 +341,38 @@ def store_pdf(content: bytes) -> tuple[str, Path]:
     """Keep a document under the data folder, named by its SHA-256 (DESIGN 3)."""
     digest = hashlib.sha256(content).hexdigest()
     path = config.data_dir() / "documents" / f"{digest}.pdf"
-    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_bytes(content)
-        os.replace(temporary, path)
+        datadir.write_private(path, content)
     return digest, path
+
+
+def pdf_state(digest: str) -> str:
+    """The stored certificate PDF: `not_issued`, `missing`, `altered` or `intact`."""
+    if not digest:
+        return "not_issued"
+    path = config.data_dir() / "documents" / f"{digest}.pdf"
+    try:
+        content = path.read_bytes()
+    except OSError:
+        return "missing"
+    return "intact" if hashlib.sha256(content).hexdigest() == digest else "altered"
+
+
+def pdf_state_message(digest: str) -> str:
+    """One sentence on the stored PDF of a certificate, for the verification page."""
+    return {
+        "not_issued": "Le PDF de ce certificat n'a pas encore été émis.",
+        "missing": (
+            f"Le PDF enregistré de ce certificat est introuvable (empreinte SHA-256 {digest})."
+        ),
+        "altered": (
+            "Le PDF enregistré de ce certificat ne correspond plus à son empreinte SHA-256 "
+            f"({digest}) : il a été modifié ou abîmé depuis son émission."
+        ),
+        "intact": (
+            f"Le PDF enregistré correspond à son empreinte SHA-256 ({digest}) : il est inchangé."
+        ),
+    }[pdf_state(digest)]
 
 
 def stored_pdf(digest: str) -> bytes | None:

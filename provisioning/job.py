@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from provisioning import purge, records, wipe
+from provisioning.consistency import MarkerCheck, PurgeEvidence
 from provisioning.discovery import DiskIdentity, nvme_controller
 from provisioning.records import Media, Outcome, Runner
 from provisioning.tables import MethodType, Status
@@ -193,13 +194,23 @@ def purge_disk(identity: DiskIdentity, live: LiveProgress, stop: threading.Event
         live.phase = "marqueurs"
         offsets = wipe.write_markers(identity.path, seed)
         live.phase = "purge"
-        purge.execute(plan, progress=lambda percent: setattr(live, "done", int(percent)))
+        completion = purge.execute(
+            plan, progress=lambda percent: setattr(live, "done", int(percent))
+        )
         live.phase = "contrôle"
         report = wipe.check_markers(identity.path, seed, offsets)
     except (purge.PurgeRefused, wipe.WipeError, OSError) as error:
         base.reason = str(error)
         return base
-    base.notes = {"markers": report, "warnings": plan.warnings}
+    # The evidence the server needs before it signs a Purge (consistency.refusal).
+    base.evidence = PurgeEvidence(
+        commands=[" ".join(command) for command in plan.commands],
+        completion=completion.state,
+        completion_source=completion.source,
+        completion_detail=completion.detail,
+        markers=MarkerCheck(**report),
+        warnings=list(plan.warnings),
+    )
     base.verified_bytes = int(report["markers"]) * wipe.MARKER_SIZE
     base.bytes_written = identity.size_bytes
     if not report["passed"]:
@@ -284,7 +295,10 @@ class LocalReporter:
         await records.heartbeat(record_id, progress_bytes)
 
     async def finish(self, record_id: int, outcome: Outcome) -> dict[str, Any]:
-        return await records.finish(record_id, outcome, self.runner.operator)
+        try:
+            return await records.finish(record_id, outcome, self.runner.operator)
+        except records.ResultRefused as refused:
+            return refused.record  # closed failed with the reason: shown like any failure
 
 
 def describe(live: LiveProgress) -> str:

@@ -314,6 +314,19 @@ def plan_nvme(ctrl: NvmeController, controller: str, namespace: str) -> PurgePla
     raise PurgeRefused("Ce SSD NVMe ne propose ni Sanitize ni Format : faites un effacement Clear.")
 
 
+@dataclass(frozen=True)
+class Completion:
+    """How the drive said the purge ended: the evidence a Purge certificate needs."""
+
+    state: str  # "completed" or "completed_no_deallocate" once done
+    source: str  # where the state was read
+    detail: str = ""  # the tool's answer, trimmed
+
+
+def _tail(text: str, lines: int = 6) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])[:500]
+
+
 def ata_sanitize_done(text: str) -> bool | None:
     """`hdparm --sanitize-status`: True when done, False while running, None if unreadable."""
     if "SD2" in text or "In Process" in text:
@@ -330,15 +343,23 @@ def execute(
     progress: Callable[[float], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     timeout: float = 6 * 3600,
-) -> None:
+) -> Completion:
     """Run the plan's commands, then follow its status until the drive says it is done."""
+    result = None
     for command in plan.commands:
         result = runner(command)
         if result.returncode != 0:
             message = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["?"]
             raise PurgeRefused(f"« {' '.join(command[:3])} » a échoué : {message[0]}")
     if plan.poll is None:
-        return
+        # SECURITY ERASE UNIT and NVMe Format return only once the drive has completed them:
+        # the drive's status is the command's own.
+        last = plan.commands[-1]
+        return Completion(
+            state="completed",
+            source=f"statut de « {' '.join(last[:3])} » (commande synchrone, code 0)",
+            detail=_tail(result.stdout + result.stderr) if result is not None else "",
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = runner(plan.poll)
@@ -349,10 +370,10 @@ def execute(
             if log.state == "failed":
                 raise PurgeRefused("Le disque signale l'échec de l'opération Sanitize.")
             if log.state.startswith("completed"):
-                return
+                return Completion(log.state, " ".join(plan.poll[:2]), _tail(status.stdout))
         else:
             done = ata_sanitize_done(status.stdout)
             if done:
-                return
+                return Completion("completed", " ".join(plan.poll[:2]), _tail(status.stdout))
         sleep(5)
     raise PurgeRefused("La purge n'a pas abouti dans le temps imparti.")

@@ -2,15 +2,17 @@
 
 Each change runs in one transaction with its events (invariant 3). A record starts `running`
 and is closed `passed`, `failed` or `interrupted`; only a passed one gets a certificate and can
-move its device from `to_wipe` to `wiped` (invariants 1 and 4). A running record whose process
-died (kill -9, power cut) is settled as interrupted by the next look at it.
+move its device from `to_wipe` to `wiped` (invariants 1 and 4). A claimed pass that the server
+cannot stand behind (`consistency.refusal`) is closed `failed` with the reason, gets no
+certificate, and the caller is told with `ResultRefused` (HTTP 422, invariant 10). A running
+record whose process died (kill -9, power cut) is settled as interrupted by the next look at it.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +22,7 @@ from inventory.errors import Conflict, Invalid, NotFound
 from inventory.states import DeviceState
 from inventory.tables import Device, Disk, Donation, Donor, Site
 from provisioning import certificates
+from provisioning.consistency import PurgeEvidence, refusal
 from provisioning.tables import MethodType, SanitizationRecord, Status
 
 STALE_AFTER = timedelta(minutes=5)  # without heartbeat from another host
@@ -86,6 +89,19 @@ class Outcome:
     bytes_written: int = 0
     hidden_areas: str | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+    evidence: PurgeEvidence | None = None  # required for a passed Purge
+
+
+class ResultRefused(Invalid):
+    """A claimed pass was not consistent: the record is closed failed, without certificate."""
+
+    def __init__(self, reason: str, record: dict[str, Any]) -> None:
+        super().__init__(reason)
+        self.record = record
+
+
+class CertificateAltered(Conflict):
+    """A certificate PDF already issued is missing or no longer matches its SHA-256."""
 
 
 async def _disk_for(media: Media, device: dict[str, Any] | None) -> int:
@@ -252,17 +268,50 @@ async def heartbeat(record_id: int, progress_bytes: int) -> None:
         raise Conflict(f"Le relevé {record_id} n'est plus en cours.")
 
 
+async def _refusal(record: dict[str, Any], outcome: Outcome) -> str | None:
+    """Why this claimed pass cannot be signed (the disk row's size counts as well)."""
+    disk = await Disk.select(Disk.size_bytes).where(Disk.id == record["disk"]).first()
+    size = max(record["size_bytes"] or 0, (disk or {}).get("size_bytes") or 0)
+    return refusal(
+        size_bytes=size,
+        method_type=str(outcome.method_type),
+        method=outcome.method,
+        verification_method=outcome.verification_method,
+        verification_result=outcome.verification_result,
+        verified_bytes=outcome.verified_bytes,
+        bytes_written=outcome.bytes_written,
+        evidence=outcome.evidence,
+    )
+
+
 async def finish(record_id: int, outcome: Outcome, actor: str) -> dict[str, Any]:
-    """Close a running record. A pass is signed and may move its device to `wiped`."""
+    """Close a running record. A consistent pass is signed and may move its device to `wiped`.
+
+    An inconsistent pass closes the record `failed` (committed), then raises ResultRefused.
+    """
     if outcome.status == Status.running:
         raise Invalid("Un effacement se termine réussi, échoué ou interrompu.")
-    if outcome.status == Status.passed and outcome.verification_result != "passed":
-        raise Invalid("Un effacement dont la vérification n'a pas réussi ne peut être réussi.")
+    refused: str | None = None
     async with write_transaction(SanitizationRecord):
         record = await get(record_id)
         if record["status"] != Status.running:
             raise Conflict(
                 f"Le relevé {record_id} est déjà clos ({record['status']}) : relancez l'effacement."
+            )
+        notes = dict(outcome.notes)
+        if outcome.evidence is not None:
+            notes["purge_evidence"] = asdict(outcome.evidence)
+        if outcome.status == Status.passed:
+            refused = await _refusal(record, outcome)
+        if refused is not None:
+            # What was claimed stays on the failure record, for whoever looks into it.
+            notes["refused_claim"] = {
+                "status": str(outcome.status),
+                "verification_result": outcome.verification_result,
+                "reason": outcome.reason,
+            }
+            outcome = replace(
+                outcome, status=Status.failed, reason=refused, verification_result="refused"
             )
         values: dict[Any, Any] = {
             SanitizationRecord.status: outcome.status,
@@ -276,7 +325,7 @@ async def finish(record_id: int, outcome: Outcome, actor: str) -> dict[str, Any]
             SanitizationRecord.verified_bytes: outcome.verified_bytes,
             SanitizationRecord.bytes_written: outcome.bytes_written,
             SanitizationRecord.finished_at: now(),
-            SanitizationRecord.notes: outcome.notes,
+            SanitizationRecord.notes: notes,
         }
         if outcome.hidden_areas is not None:
             values[SanitizationRecord.hidden_areas] = outcome.hidden_areas[:200]
@@ -299,10 +348,15 @@ async def finish(record_id: int, outcome: Outcome, actor: str) -> dict[str, Any]
             details["certificate_id"] = record["certificate_id"]
         else:
             details["reason"] = outcome.reason
+        if refused is not None:
+            details["refused"] = True
         await devices.record_disk_sanitized(record["disk"], passed, actor, details)
         if passed and record["device"] is not None:
             await _advance_device(record["device"], actor)
-        return await get(record_id)
+        closed = await get(record_id)
+    if refused is not None:
+        raise ResultRefused(refused, closed)
+    return closed
 
 
 async def _advance_device(device_id: int, actor: str) -> None:
@@ -356,12 +410,21 @@ async def settle_abandoned() -> int:
 
 
 async def issue_pdf(record_id: int, base_url: str, actor: str) -> tuple[dict[str, Any], bytes]:
-    """The certificate PDF of a passed record, stored by SHA-256, with its event."""
+    """The certificate PDF of a passed record, stored by SHA-256, with its event.
+
+    Rendered once: a PDF already issued whose file is gone or altered is never re-rendered
+    silently (CertificateAltered says so); restoring the file from a backup is the fix.
+    """
     record = await get(record_id)
     if record["status"] != Status.passed or not record["certificate_id"]:
         raise Conflict("Pas de certificat : cet effacement n'a pas réussi.")
-    stored = certificates.stored_pdf(record["certificate_sha256"])
-    if stored is not None:
+    if record["certificate_sha256"]:
+        stored = certificates.stored_pdf(record["certificate_sha256"])
+        if stored is None:
+            raise CertificateAltered(
+                certificates.pdf_state_message(record["certificate_sha256"])
+                + " Il n'est pas refait : restaurez-le depuis une sauvegarde."
+            )
         return record, stored  # issued once: the same document every time
     url = f"{base_url.rstrip('/')}/verify/{record['certificate_id']}"
     content = certificates.disk_certificate_pdf(record, url)

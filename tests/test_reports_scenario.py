@@ -21,7 +21,7 @@ from loans.tables import (
     RepairTicket,
     Signature,
 )
-from provisioning import records
+from provisioning import consistency, records
 from provisioning.tables import MethodType, SanitizationRecord, Status
 from tests.support import CHARTER_TEXT, signature_png
 
@@ -94,15 +94,24 @@ async def wiped_ready(donor_kind: str, methods: list[MethodType], actor: str = "
             verification_method="full",
             tag=tag,
         )
+        purged = method == MethodType.purge
+        # A Purge is certified only with its evidence (DESIGN invariant 10).
+        evidence = consistency.PurgeEvidence(
+            commands=["nvme sanitize /dev/nvme0 --sanact=2"],
+            completion="completed",
+            completion_source="nvme sanitize-log",
+            markers=consistency.MarkerCheck(markers=64, survivors=0, passed=True),
+        )
         outcome = records.Outcome(
             status=Status.passed,
             method_type=method,
-            method="overwrite zeros" if method == MethodType.clear else "nvme sanitize",
+            method="nvme sanitize" if purged else "overwrite zeros",
             tool="reemploi-wipe 1",
-            verification_method="full",
+            verification_method="markers" if purged else "full",
             verification_result="passed",
-            verified_bytes=media.size_bytes,
+            verified_bytes=64 * consistency.MARKER_SIZE if purged else media.size_bytes,
             bytes_written=media.size_bytes,
+            evidence=evidence if purged else None,
         )
         await records.finish(started["id"], outcome, actor)
         await devices.record_image_verified(tag, True, actor, {"image": "debian"})

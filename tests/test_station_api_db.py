@@ -65,6 +65,13 @@ def test_a_station_reports_a_wipe(app_client: Any, tokens: dict[str, str]) -> No
         headers=head,
     )
     assert cheat.status_code == 422
+    # A refused result is a failure record (DESIGN invariant 10): the station wipes again.
+    refused = app_client.get(f"/api/v1/sanitization/records/{record['id']}", headers=head).json()
+    assert refused["status"] == "failed" and refused["certificate_id"] is None
+    assert run(devices.get_device(tag))["state"] == "to_wipe"
+    record = app_client.post(
+        "/api/v1/sanitization/records", json={**DISK, "tag": tag}, headers=head
+    ).json()
     done = app_client.post(
         f"/api/v1/sanitization/records/{record['id']}/finish", json=PASSED, headers=head
     )

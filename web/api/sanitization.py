@@ -1,7 +1,8 @@
 """Sanitization records over the API: what a bench station reports as it wipes.
 
 A station opens a record when a disk appears, sends heartbeats while it works, and closes the
-record with the outcome; the server signs passed records (the key never leaves it).
+record with the outcome; the server signs passed records (the key never leaves it) only when the
+result is consistent with the disk: otherwise 422, the record closed failed, no certificate.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import msgspec
 from litestar import Controller, Request, get, post
 
 from provisioning import records
+from provisioning.consistency import PurgeEvidence
 from provisioning.tables import MethodType, Status
 from web.accounts import Principal
 from web.roles import WORKSHOP
@@ -47,8 +49,33 @@ class Heartbeat(msgspec.Struct, forbid_unknown_fields=True):
     progress_bytes: Count = 0
 
 
+class MarkerCheckIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Markers written before a purge, read after it: how many, how many survived."""
+
+    markers: Count
+    survivors: Count
+    passed: bool
+    zeros: Count = 0
+    ones: Count = 0
+    other: Count = 0
+    digest: Annotated[str, msgspec.Meta(max_length=64)] = ""
+
+
+class PurgeEvidenceIn(msgspec.Struct, forbid_unknown_fields=True):
+    """What proves a firmware purge: commands run, the drive's completion status, markers."""
+
+    commands: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=500)]], msgspec.Meta(max_length=8)
+    ]
+    completion: Annotated[str, msgspec.Meta(max_length=40)]
+    completion_source: Short
+    markers: MarkerCheckIn
+    completion_detail: Text = ""
+    warnings: Annotated[list[Text], msgspec.Meta(max_length=8)] = []
+
+
 class RecordFinish(msgspec.Struct, forbid_unknown_fields=True):
-    """How the wipe ended, as the engine measured it."""
+    """How the wipe ended, as the engine measured it; a passed Purge carries `evidence`."""
 
     status: Status
     reason: Text = ""
@@ -62,6 +89,14 @@ class RecordFinish(msgspec.Struct, forbid_unknown_fields=True):
     bytes_written: Count = 0
     hidden_areas: Annotated[str, msgspec.Meta(max_length=200)] | None = None
     notes: dict[str, Any] = {}
+    evidence: PurgeEvidenceIn | None = None
+
+    def outcome(self) -> records.Outcome:
+        fields = msgspec.structs.asdict(self)
+        evidence = fields.pop("evidence")
+        if evidence is not None:
+            evidence = PurgeEvidence.from_dict(msgspec.to_builtins(evidence))
+        return records.Outcome(**fields, evidence=evidence)
 
 
 class RecordOut(msgspec.Struct):
@@ -154,9 +189,12 @@ class SanitizationController(Controller):
     async def finish(
         self, request: Request, record_id: int, data: RecordFinish, principal: Principal
     ) -> RecordOut:
-        """Close the record; a pass is signed and its certificate PDF issued."""
-        outcome = records.Outcome(**msgspec.structs.asdict(data))
-        row = await records.finish(record_id, outcome, principal.actor)
+        """Close the record; a consistent pass is signed and its certificate PDF issued.
+
+        A pass the server cannot stand behind answers 422 with the reason; the record is then
+        closed failed with that reason, and no certificate exists.
+        """
+        row = await records.finish(record_id, data.outcome(), principal.actor)
         if row["status"] == Status.passed:
             row, _ = await records.issue_pdf(record_id, base_url(), principal.actor)
         return RecordOut.from_row(row)

@@ -1,6 +1,13 @@
-"""The public verification page of a certificate, and the certificate PDFs for the workshop."""
+"""The public verification page of a certificate, the workshop's public key, and the files.
+
+Anyone may check a certificate (`/verify/<id>`) and fetch the public key (`/verify/key`,
+`/verify/key.pem`). The certificate PDF, its signed JSON and its signature name the donor and
+the operator, so they are for the workshop, which hands them over with the certificate.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from litestar import Request, Response, get
 from litestar.response import Template
@@ -9,6 +16,35 @@ from inventory.errors import Conflict, NotFound
 from provisioning import certificates, records
 from web.roles import WORKSHOP
 from web.settings import base_url
+
+PDF_TROUBLE = {"missing", "altered"}
+
+
+@get("/verify/key", opt={"public": True}, include_in_schema=False)
+async def public_key_page(request: Request) -> Template:
+    """The workshop's public key: its id and PEM, to check certificates offline."""
+    return Template(
+        "verify_key.html",
+        context={
+            "key_id": certificates.public_key_id(),
+            "pem": certificates.public_key_pem(),
+            "principal": request.user,
+        },
+    )
+
+
+@get("/verify/key.pem", opt={"public": True}, include_in_schema=False)
+async def public_key_pem() -> Response[bytes]:
+    """The workshop's Ed25519 public key as a PEM file (SubjectPublicKeyInfo)."""
+    return Response(
+        certificates.public_key_pem().encode(),
+        media_type="application/x-pem-file",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="reemploi-{certificates.public_key_id()}.pem"'
+            )
+        },
+    )
 
 
 @get("/verify/{certificate_id:str}", opt={"public": True}, include_in_schema=False)
@@ -23,15 +59,43 @@ async def verify_page(request: Request, certificate_id: str) -> Template:
             status_code=404,
         )
     verdict = certificates.verify(record)
+    pdf_state = certificates.pdf_state(record["certificate_sha256"])
     return Template(
         "verify.html",
         context={
             "record": record,
             "verdict": verdict,
+            "pdf_state": pdf_state,
+            "pdf_trouble": pdf_state in PDF_TROUBLE,
+            "pdf_message": certificates.pdf_state_message(record["certificate_sha256"]),
             "fields": certificates.public_fields(record),
             "principal": request.user,
+            "workshop": request.user is not None and request.user.role in WORKSHOP,
         },
     )
+
+
+async def _signed(certificate_id: str) -> dict[str, Any]:
+    record = await records.by_certificate(certificate_id[:40])
+    if record["status"] != "passed" or not record["signature"]:
+        raise Conflict("Pas de certificat : cet effacement n'a pas réussi.")
+    return record
+
+
+@get("/verify/{certificate_id:str}/payload.json", opt={"roles": WORKSHOP}, include_in_schema=False)
+async def certificate_payload(certificate_id: str) -> Response[bytes]:
+    """Exactly the bytes the signature covers: the canonical JSON of the certificate."""
+    record = await _signed(certificate_id)
+    name = f"certificat-{record['certificate_id']}.json"
+    return _download(certificates.signed_bytes(record), "application/json", name)
+
+
+@get("/verify/{certificate_id:str}/signature.bin", opt={"roles": WORKSHOP}, include_in_schema=False)
+async def certificate_signature(certificate_id: str) -> Response[bytes]:
+    """The raw 64-byte Ed25519 signature of the certificate (for openssl -sigfile)."""
+    record = await _signed(certificate_id)
+    name = f"certificat-{record['certificate_id']}.sig"
+    return _download(certificates.signature_bytes(record), "application/octet-stream", name)
 
 
 @get("/verify/{certificate_id:str}/pdf", opt={"roles": WORKSHOP}, include_in_schema=False)
@@ -57,4 +121,12 @@ def _pdf(content: bytes, filename: str) -> Response[bytes]:
         content,
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )
+
+
+def _download(content: bytes, media_type: str, filename: str) -> Response[bytes]:
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
