@@ -8,7 +8,7 @@ DEBIAN_PACKAGES := postgresql postgresql-client chromium fonts-dejavu-core \
 	hdparm nvme-cli smartmontools poppler-utils qpdf \
 	openssh-server openssh-client zstd gdisk e2fsprogs iproute2 util-linux lshw dmidecode
 
-.PHONY: run test test-sqlite test-postgres lint format bench install system-packages clean messages
+.PHONY: run test test-sqlite test-postgres lint format bench soak install system-packages clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,12 @@ bench: install system-packages
 	-$(BIN)/python bench/wipe_bench.py
 	-$(BIN)/python bench/deploy_bench.py
 	-$(BIN)/python bench/report_bench.py
+
+# The model-based test (tests/model_machine.py) run long against the real server; it prints its
+# figures (steps, operations, violations). SOAK_STEPS=5000 make soak for a longer one.
+SOAK_STEPS ?= 2000
+soak: install system-packages
+	REEMPLOI_SOAK_STEPS=$(SOAK_STEPS) $(BIN)/pytest -q -s tests/test_model_db.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

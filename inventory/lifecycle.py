@@ -321,7 +321,7 @@ def open_loan(events: Iterable[tuple[str, int | None]]) -> int | None:
     loan: int | None = None
     for kind, loan_id in events:
         transition = TRANSITIONS.get(kind)
-        if transition is None or transition.loan_effect is None:
+        if transition is None or transition.loan_effect in (None, LoanEffect.keeps):
             continue
-        loan = None if transition.loan_effect == LoanEffect.closes else loan_id
+        loan = loan_id if transition.loan_effect == LoanEffect.opens else None
     return loan

@@ -15,6 +15,7 @@ from tests.support import loan_setup, ready_devices, run, signature_png
 pytestmark = pytest.mark.db
 
 
+@pytest.mark.breaks_invariants(reason="a hand-made certificate number, never signed")
 def test_the_card_lists_certificates_and_loans(client: Any, tokens: dict[str, str]) -> None:
     setup = run(loan_setup())
     (tag,) = run(ready_devices(1))

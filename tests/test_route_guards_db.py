@@ -67,7 +67,12 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/api/v1/sanitization/records/{record_id:int}/heartbeat"): WORKSHOP,
     ("POST", "/api/v1/sanitization/records/{record_id:int}/finish"): WORKSHOP,
     ("GET", "/verify/{certificate_id:str}"): PUBLIC,
+    ("GET", "/confidentialite"): PUBLIC,
     ("GET", "/verify/{certificate_id:str}/pdf"): WORKSHOP,
+    ("GET", "/verify/{certificate_id:str}/payload.json"): WORKSHOP,
+    ("GET", "/verify/{certificate_id:str}/signature.bin"): WORKSHOP,
+    ("GET", "/verify/key"): PUBLIC,
+    ("GET", "/verify/key.pem"): PUBLIC,
     ("GET", "/donations/{donation_id:int}/certificate"): WORKSHOP,
     ("GET", "/api/v1/organisations"): LENDING,
     ("POST", "/api/v1/organisations"): LENDING,
@@ -118,12 +123,18 @@ POLICY: dict[tuple[str, str], set[Role] | str] = {
     ("POST", "/imaging/host-keys"): MANAGERS,
     ("GET", "/api/v1/reports/funder"): MANAGERS | {Role.funder},
     ("GET", "/reports"): MANAGERS | {Role.funder},
+    ("GET", "/check"): MANAGERS,
     ("GET", "/reports/funder"): MANAGERS | {Role.funder},
     ("GET", "/api/v1/reports/donors/{donor_id:int}"): MANAGERS,
     ("GET", "/api/v1/reports/opendata"): MANAGERS,
     ("GET", "/reports/donors/{donor_id:int}"): MANAGERS,
     ("GET", "/reports/donors/{donor_id:int}/certificates"): MANAGERS,
     ("POST", "/sign/{token:str}"): PUBLIC,
+    ("POST", "/api/v1/sites/{site_id:int}/archive"): MANAGERS,
+    ("POST", "/api/v1/donors/{donor_id:int}/archive"): MANAGERS,
+    ("POST", "/api/v1/organisations/{organisation_id:int}/archive"): MANAGERS,
+    ("POST", "/api/v1/programmes/{programme_id:int}/archive"): MANAGERS,
+    ("POST", "/api/v1/charters/{charter_id:int}/archive"): MANAGERS,
 }
 
 
@@ -156,6 +167,10 @@ def concrete(path: str, tag: str) -> str:
         .replace("{token:str}", "unknown-token")
         .replace("{job_id:int}", "1")
         .replace("{donor_id:int}", "1")
+        .replace("{site_id:int}", "1")
+        .replace("{organisation_id:int}", "1")
+        .replace("{programme_id:int}", "1")
+        .replace("{charter_id:int}", "1")
     )
 
 
@@ -202,4 +217,136 @@ def test_every_route_guards_every_role(client: Any, tokens: dict[str, str]) -> N
                 failures.append(f"{method} {path}: {role} refused ({response.status_code})")
             if not allowed and response.status_code != 403:
                 failures.append(f"{method} {path}: {role} got {response.status_code}, not 403")
+    assert not failures, "\n".join(failures)
+
+
+ADMIN_PASSWORD = "un mot de passe assez long"
+MANAGER_ROLES = {Role.coordinator, Role.admin}
+OK = "ok"  # any answer below 400
+
+
+def admin_matrix(ids: dict[str, int]) -> list[tuple[str, str, Any, dict[Role, str | int]]]:
+    """piccolo-admin's main routes: (method, path, JSON body, expected answer per manager role).
+
+    Every other role gets 403 and anonymous callers are sent to /login, on every route.
+    """
+    both_ok = {Role.coordinator: OK, Role.admin: OK}
+    both_refused = {Role.coordinator: 403, Role.admin: 403}
+    admin_only = {Role.coordinator: 403, Role.admin: OK}
+
+    def new_site(role: Role) -> dict[str, str]:
+        return {"name": f"Site {role}", "address": "", "phone": ""}
+
+    rows: list[tuple[str, str, Any, dict[Role, str | int]]] = [
+        ("GET", "/admin/", None, both_ok),
+        ("GET", "/admin/api/tables/", None, both_ok),
+        ("GET", "/admin/api/tables/grouped/", None, both_ok),
+        ("GET", "/admin/api/user/", None, both_ok),
+    ]
+    for table in ("site", "donor", "organisation", "programme"):
+        rows += [
+            ("GET", f"/admin/api/tables/{table}/", None, both_ok),
+            ("GET", f"/admin/api/tables/{table}/schema/", None, both_ok),
+            ("GET", f"/admin/api/tables/{table}/{ids[table]}/", None, both_ok),
+            ("PATCH", f"/admin/api/tables/{table}/{ids[table]}/", {"name": "Renommé"}, both_ok),
+            ("PUT", f"/admin/api/tables/{table}/{ids[table]}/", {"name": "x"}, both_refused),
+            ("DELETE", f"/admin/api/tables/{table}/{ids[table]}/", None, both_refused),
+        ]
+    rows += [
+        ("POST", "/admin/api/tables/site/", new_site, both_ok),
+        ("GET", "/admin/api/tables/staff_role/", None, both_ok),
+        ("GET", "/admin/api/tables/api_token/", None, both_ok),
+        ("GET", "/admin/api/tables/piccolo_user/", None, both_ok),
+        ("PATCH", f"/admin/api/tables/staff_role/{ids['staff_role']}/", {"role": "mediator"},
+         admin_only),
+        ("POST", "/admin/api/tables/staff_role/", {"user": ids["user"], "role": "admin"},
+         {Role.coordinator: 403}),
+        ("PATCH", f"/admin/api/tables/piccolo_user/{ids['user']}/", {"admin": True},
+         {Role.coordinator: 403}),
+        ("DELETE", f"/admin/api/tables/staff_role/{ids['staff_role']}/", None,
+         {Role.coordinator: 403}),
+        ("DELETE", f"/admin/api/tables/piccolo_user/{ids['user']}/", None,
+         {Role.coordinator: 403}),
+        ("DELETE", f"/admin/api/tables/api_token/{ids['api_token']}/", None, both_refused),
+        ("POST", "/admin/api/tables/api_token/", {"name": "x", "role": "admin"},
+         {Role.coordinator: 403}),
+    ]  # fmt: skip
+    return rows
+
+
+def test_piccolo_admin_routes_guard_every_role(db: None) -> None:
+    """The /admin mount, route by route: managers read, coordinators write reference data only."""
+    import contextlib
+
+    from litestar.testing import TestClient
+
+    from inventory.tables import Donor, Site
+    from loans.borrowers import ORGANISATION_KINDS, create_organisation
+    from loans.tables import Organisation, Programme
+    from tests.support import loan_setup
+    from web.accounts import create_token, create_user
+    from web.app import create_app
+    from web.tables import ApiToken, StaffRole
+
+    run(new_donation())
+    run(loan_setup())
+    run(create_organisation("École Jules Ferry", sorted(ORGANISATION_KINDS)[0]))
+    users = {role: run(create_user(f"admin-matrix-{role}", ADMIN_PASSWORD, role)) for role in Role}
+    run(create_token("admin-matrix-token", "technician"))
+    target = users[Role.technician]
+    first = {
+        "site": Site,
+        "donor": Donor,
+        "organisation": Organisation,
+        "programme": Programme,
+        "api_token": ApiToken,
+    }
+    ids = {name: run(table.select(table.id).first())["id"] for name, table in first.items()}
+    ids["user"] = target
+    ids["staff_role"] = run(StaffRole.select(StaffRole.id).where(StaffRole.user == target).first())[
+        "id"
+    ]
+    failures = []
+    with contextlib.ExitStack() as stack:
+
+        def browser(role: Role | None) -> tuple[Any, dict[str, str]]:
+            client = stack.enter_context(
+                TestClient(create_app(), base_url="http://testserver.local")
+            )
+            if role is None:
+                return client, {}
+            client.get("/login")
+            form = {
+                "username": f"admin-matrix-{role}",
+                "password": ADMIN_PASSWORD,
+                "_csrf_token": client.cookies["reemploi_csrf"],
+            }
+            assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+            client.get("/admin/")
+            return client, {"X-CSRFToken": client.cookies.get("csrftoken", "")}
+
+        browsers = {role: browser(role) for role in [None, *Role]}
+        # Managers first would change rows the others are refused on: refusals go first.
+        order = [None, *(r for r in Role if r not in MANAGER_ROLES), Role.coordinator, Role.admin]
+        for method, path, body, expected in admin_matrix(ids):
+            for role in order:
+                if role in MANAGER_ROLES and role not in expected:
+                    continue  # an administrator's right to do it is not what this row checks
+                client, headers = browsers[role]
+                sent = body(role) if callable(body) else body
+                answer = client.request(
+                    method, path, json=sent, headers=headers, follow_redirects=False
+                )
+                got = answer.status_code
+                if role is None:
+                    to_login = got == 303 and "/login" in answer.headers.get("location", "")
+                    if got != 401 and not to_login:
+                        failures.append(f"{method} {path}: anonymous got {got}")
+                    continue
+                want = expected.get(role, 403)
+                if (want == OK and got >= 400) or (want != OK and got != want):
+                    failures.append(f"{method} {path}: {role} got {got}, expected {want}")
+                if got == 403 and "json" in answer.headers.get("content-type", ""):
+                    if not answer.json().get("detail"):
+                        failures.append(f"{method} {path}: {role} refused without a sentence")
     assert not failures, "\n".join(failures)

@@ -61,6 +61,7 @@ def test_domain_transitions_are_refused_on_the_generic_path(db: None) -> None:
     assert run(_state_and_replay(tag))[0] == "ready"
 
 
+@pytest.mark.breaks_invariants(reason="the inventory alone, on loan n° 4 that no Loan row backs")
 def test_a_device_on_an_open_loan_leaves_repair_only_through_its_loan(db: None) -> None:
     (tag,) = run(new_donation(kind="screen"))
     run(devices.apply_transition(tag, "qualify_without_storage", "alice"))
@@ -135,6 +136,9 @@ ACTIONS = st.one_of(
 )
 
 
+@pytest.mark.breaks_invariants(
+    reason="the inventory alone: loan ids 1 and 2 that no Loan row backs"
+)
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -38,10 +38,13 @@ from web.pages import intake as intake_pages
 from web.pages import labels as label_pages
 from web.pages import language, scan
 from web.pages import loans as loan_pages
+from web.pages import privacy as privacy_pages
 from web.pages import reports as report_pages
+from web.pages import selfcheck as selfcheck_pages
 from web.pages import session as session_pages
 from web.pages import signing as signing_pages
 from web.pages import verify as verify_pages
+from web.security import CrossOriginWriteMiddleware, security_headers
 from web.settings import secret_key, secure_cookies
 
 HERE = Path(__file__).parent
@@ -82,8 +85,13 @@ ROUTE_HANDLERS = [
     label_pages.device_handout,
     sanitization_api.SanitizationController,
     verify_pages.verify_page,
+    privacy_pages.privacy_page,
     verify_pages.certificate_pdf,
     verify_pages.donation_certificate,
+    verify_pages.public_key_page,
+    verify_pages.public_key_pem,
+    verify_pages.certificate_payload,
+    verify_pages.certificate_signature,
     devices_api.DeviceController,
     devices_api.lookup,
     devices_api.transitions,
@@ -123,6 +131,7 @@ ROUTE_HANDLERS = [
     report_pages.funder_report_page,
     report_pages.donor_report_page,
     report_pages.donor_certificates,
+    selfcheck_pages.check_page,
 ]
 
 
@@ -151,7 +160,10 @@ def create_app() -> Litestar:
             ),
         ],
         guards=[role_guard],
-        middleware=[DefineMiddleware(PrincipalMiddleware, exclude=["^/static/", "^/healthz"])],
+        middleware=[
+            CrossOriginWriteMiddleware,
+            DefineMiddleware(PrincipalMiddleware, exclude=["^/static/", "^/healthz"]),
+        ],
         dependencies={"principal": Provide(current_principal, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         csrf_config=CSRFConfig(
@@ -159,8 +171,8 @@ def create_app() -> Litestar:
             cookie_name="reemploi_csrf",
             cookie_secure=secure_cookies(),
             cookie_samesite="lax",
-            # The API takes JSON only, which a cross-site form cannot send; bearer clients have
-            # no cookie to abuse. Forms (HTML pages) carry the token.
+            # The API and piccolo-admin (its own CSRF cookie) are checked by
+            # web.security.CrossOriginWriteMiddleware; forms (HTML pages) carry the token.
             exclude=["^/api/", "^/admin"],
         ),
         template_config=TemplateConfig(
@@ -169,12 +181,16 @@ def create_app() -> Litestar:
             engine_callback=templating.configure,
         ),
         before_request=set_request_language,
+        before_send=[security_headers],
         openapi_config=OpenAPIConfig(
             title="Réemploi API",
             version="1",
             path="/schema",
             render_plugins=[JsonRenderPlugin()],
-            openapi_router=Router(path="/schema", route_handlers=[], opt={"public": True}),
+            # The document describes the API, not itself (Litestar would list /schema as text).
+            openapi_router=Router(
+                path="/schema", route_handlers=[], opt={"public": True}, include_in_schema=False
+            ),
         ),
         request_max_body_size=MAX_BODY_BYTES,
         on_startup=[_open_pool],

@@ -28,14 +28,30 @@ def _fail(error: Exception) -> None:
 
 @click.group(help="Réemploi : collecte, effacement, installation, étiquettes et prêts de PC.")
 def main() -> None:
-    pass
+    from inventory.datadir import restrict_new_files
+
+    # Everything this process and its workers create (database, WAL, documents) is 0600/0700.
+    restrict_new_files()
+
+
+def _check_data_dir() -> None:
+    """Create the data folder 0700 and name, on stderr, every path others could read."""
+    from inventory.datadir import prepare
+
+    for warning in prepare():
+        click.echo(warning, err=True)
 
 
 @main.command(help="Appliquer les migrations de la base (SQLite ou PostgreSQL).")
 def migrate() -> None:
+    from inventory.datadir import tighten
     from web.database import migrate as run_migrations
 
+    _check_data_dir()
     _run(run_migrations())
+    # An upgrade step: files written by earlier versions (0644) become private.
+    for change in tighten():
+        click.echo(change, err=True)
     click.echo("Base à jour.")
 
 
@@ -46,6 +62,10 @@ def migrate() -> None:
 def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    _check_data_dir()
+
+    from web.security import log_config
+
     uvicorn.run(
         "web.app:create_app",
         factory=True,
@@ -53,6 +73,7 @@ def serve(host: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level="info",
+        log_config=log_config(),  # no signing token nor search term in the access log
         proxy_headers=True,
     )
 
@@ -77,10 +98,29 @@ def createuser(name: str, role: str) -> None:
     click.echo(f"Utilisateur {name} créé ({role}).")
 
 
-@main.command(help="Créer un jeton d'accès pour une station ou un script ; il s'affiche une fois.")
+class _CreateByDefault(click.Group):
+    """`reemploi token NAME --role R` still creates a token: an unknown word means `create`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["create", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(
+    cls=_CreateByDefault,
+    help="Jetons d'accès des stations et des scripts : token create, token revoke.",
+)
+def token() -> None:
+    pass
+
+
+@token.command(
+    "create", help="Créer un jeton d'accès pour une station ou un script ; il s'affiche une fois."
+)
 @click.argument("name")
 @click.option("--role", required=True, help="Rôle du jeton, en général technician.")
-def token(name: str, role: str) -> None:
+def token_create(name: str, role: str) -> None:
     from inventory.errors import Invalid
     from web.accounts import create_token
 
@@ -88,6 +128,45 @@ def token(name: str, role: str) -> None:
         click.echo(_run(create_token(name, role)))
     except Invalid as error:
         _fail(error)
+
+
+@token.command(
+    "revoke",
+    help=(
+        "Révoquer le jeton NAME_OR_ID : son numéro, ou tous les jetons actifs de ce nom ; "
+        "il est refusé dès la requête suivante."
+    ),
+)
+@click.argument("name_or_id")
+def token_revoke(name_or_id: str) -> None:
+    from inventory.errors import NotFound
+    from web.accounts import revoke_tokens
+
+    try:
+        rows = _run(revoke_tokens(name_or_id, actor="cli"))
+    except NotFound as error:
+        _fail(error)
+    for row in rows:
+        click.echo(f"Jeton n° {row['id']} « {row['name']} » ({row['role']}) révoqué.")
+
+
+@main.command(help="Déverrouiller un compte (ou une adresse) bloqué par des échecs de connexion.")
+@click.argument("username", required=False)
+@click.option("--address", help="Adresse IP à déverrouiller au lieu d'un compte.")
+def unlock(username: str | None, address: str | None) -> None:
+    from inventory.errors import Invalid
+    from web.accounts import unlock as unlock_login
+
+    try:
+        removed = _run(unlock_login(username, address, actor="cli"))
+    except Invalid as error:
+        _fail(error)
+    what = (
+        f"Le compte « {username} » est déverrouillé"
+        if username
+        else f"L'adresse {address} est déverrouillée"
+    )
+    click.echo(f"{what} ({removed} échec(s) récent(s) oublié(s)).")
 
 
 @main.command(help="Charger un jeu de démonstration (deux donateurs, une quarantaine d'appareils).")
@@ -113,6 +192,8 @@ def backup(file: Path) -> None:
     from web.database import backup as run_backup
 
     run_backup(file)
+    # The whole database, borrowers included: for the server's account only.
+    file.chmod(0o600)
     click.echo(f"Sauvegarde écrite : {file}")
 
 
@@ -435,11 +516,16 @@ def image_deploy(image_name: str, profile: str, key: Path | None, targets: tuple
 def reminders(dry_run: bool) -> None:
     from datetime import date
 
+    from inventory.errors import Invalid
     from loans import reminders as daily
 
     digest = _run(daily.digest(date.today()))
     click.echo(daily.message_text(digest), nl=False)
-    if not dry_run and daily.send(digest):
+    try:
+        sent = not dry_run and daily.send(digest)
+    except Invalid as error:  # SMTP settings or server: a sentence, not a traceback
+        _fail(error)
+    if sent:
         click.echo("Rappels envoyés par courriel.")
 
 
@@ -461,6 +547,26 @@ def purge() -> None:
     click.echo(
         f"Emprunteurs anonymisés : {len(erased)}" + (f" ({', '.join(erased)})" if erased else "")
     )
+
+
+@main.command(
+    help="Auto-contrôle : vérifie chaque invariant sur toute la base et le dossier des données, "
+    "une phrase par anomalie ; code de sortie 1 s'il y en a."
+)
+def check() -> None:
+    from inventory.errors import DomainError
+    from web.selfcheck import audit
+
+    try:
+        violations = _run(audit())
+    except DomainError as error:
+        _fail(error)
+    for violation in violations:
+        click.echo(violation.sentence)
+    if violations:
+        click.echo(f"{len(violations)} anomalie(s).", err=True)
+        sys.exit(1)
+    click.echo("Aucune anomalie.")
 
 
 @main.group(help="Rapports : financeurs (anonymisé), donateurs, données ouvertes par commune.")

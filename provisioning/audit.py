@@ -1,0 +1,88 @@
+"""Self-audit of erasure certificates: each signature verifies, each stored PDF is intact."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from inventory import config
+from inventory.audit import Violation
+from provisioning import certificates
+from provisioning.tables import SanitizationRecord, Status
+
+BATCH = 2000
+
+
+def pdf_path(digest: str) -> Path:
+    return config.data_dir() / "documents" / f"{digest}.pdf"
+
+
+def _subject(record: dict[str, Any]) -> str:
+    return f"certificat {record['certificate_id'] or record['id']}"
+
+
+def _who(record: dict[str, Any]) -> str:
+    where = f"de l'appareil {record['asset_tag']}" if record["asset_tag"] else "d'un disque seul"
+    name = record["certificate_id"] or "sans numéro"
+    return f"Le certificat {name} (relevé n° {record['id']}, {where})"
+
+
+def _signature_sentence(record: dict[str, Any], key_present: bool) -> str | None:
+    if record["status"] != Status.passed:
+        return "porte un numéro de certificat alors que l'effacement n'a pas réussi."
+    if not key_present:
+        return "ne peut pas être vérifié : la clé de l'atelier est introuvable."
+    verdict = certificates.verify(record)
+    return None if verdict.valid else f": {verdict.message}"
+
+
+def certificate_violations(record: dict[str, Any], key_present: bool) -> list[Violation]:
+    """A certified record verifies against the workshop key; its stored PDF matches its hash."""
+    subject, who = _subject(record), _who(record)
+    found = []
+    if record["certificate_id"]:
+        problem = _signature_sentence(record, key_present)
+        if problem:
+            found.append(Violation("certificate", subject, f"{who} {problem}"))
+    digest = record["certificate_sha256"]
+    if digest:
+        try:
+            content = pdf_path(digest).read_bytes()
+        except OSError:
+            sentence = f"{who} : son PDF enregistré est introuvable dans le dossier des documents."
+            found.append(Violation("certificate_pdf", subject, sentence))
+        else:
+            if hashlib.sha256(content).hexdigest() != digest:
+                sentence = f"{who} : son PDF enregistré a été modifié (SHA-256 différent)."
+                found.append(Violation("certificate_pdf", subject, sentence))
+    return found
+
+
+async def audit_certificates() -> tuple[list[Violation], set[str]]:
+    """Violations over every certified record, and the document file names they account for."""
+    key_present = certificates.key_path().exists()
+    found: list[Violation] = []
+    names: set[str] = set()
+    last_id = 0
+    while True:
+        rows = await (
+            SanitizationRecord.select()
+            .where(
+                (SanitizationRecord.id > last_id)
+                & (
+                    SanitizationRecord.certificate_id.is_not_null()
+                    | (SanitizationRecord.certificate_sha256 != "")
+                )
+            )
+            .order_by(SanitizationRecord.id)
+            .limit(BATCH)
+            .output(load_json=True)
+        )
+        if not rows:
+            return found, names
+        for record in rows:
+            if record["certificate_sha256"]:
+                names.add(f"{record['certificate_sha256']}.pdf")
+            found += certificate_violations(record, key_present)
+        last_id = rows[-1]["id"]
