@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
+from inventory import datadir
 from inventory.config import data_dir
 from inventory.errors import Invalid, NotFound
-from loans.tables import Document
+from loans.tables import Document, Loan, Signature
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -36,10 +35,8 @@ def write_file(content: bytes) -> str:
     sha = digest(content)
     target = path_of(sha)
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(f".{os.getpid()}.{secrets.token_hex(6)}.part")
-        partial.write_bytes(content)
-        partial.replace(target)
+        # Signed charters and signatures: readable by the server's account only (0600).
+        datadir.write_private(target, content)
     return sha
 
 
@@ -55,6 +52,24 @@ async def record(sha256: str, kind: str, media_type: str, size: int) -> None:
             created_at=datetime.now(UTC),
         )
     ).on_conflict(target=Document.sha256, action="DO NOTHING")
+
+
+async def still_named(shas: set[str]) -> set[str]:
+    """Those of `shas` that a loan of a borrower not anonymised names, as its signed charter or
+    its signature image (the only records that name loan files; certificates are `<sha>.pdf`).
+
+    The same bytes are one file: erasing one borrower must not delete another's signature."""
+    if not shas:
+        return set()
+    wanted = sorted(shas)
+    alive = Loan.borrower.anonymised_at.is_null()
+    charters = await Loan.select(Loan.document_sha256).where(
+        Loan.document_sha256.is_in(wanted) & alive
+    )
+    images = await Signature.select(Signature.image_sha256).where(
+        Signature.image_sha256.is_in(wanted) & Signature.loan.borrower.anonymised_at.is_null()
+    )
+    return {r["document_sha256"] for r in charters} | {r["image_sha256"] for r in images}
 
 
 def read(sha256: str) -> bytes:

@@ -36,6 +36,7 @@ TABLES = [
     "donor",
     "site",
     "tag_counter",
+    "login_failure",
     "api_token",
     "staff_role",
     "sessions",

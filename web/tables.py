@@ -22,3 +22,15 @@ class ApiToken(Table):
     token_sha256 = Varchar(length=64, unique=True)
     created_at = Timestamptz()
     revoked_at = Timestamptz(null=True, default=None)
+
+
+class LoginFailure(Table):
+    """A failed login, by the name typed and the caller's address: slows then stops guessing.
+
+    Kept in the database so every web worker counts the same failures; rows older than the
+    throttling window are forgotten, and an unlock removes them.
+    """
+
+    username = Varchar(length=100, index=True)
+    address = Varchar(length=64, index=True)
+    at = Timestamptz()

@@ -33,12 +33,22 @@ async def login_form(next: str | None = None) -> Template:
 
 @post("/login", opt={"public": True}, include_in_schema=False, status_code=303)
 async def login(
+    request: Request,
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Template | Redirect:
     username = str(data.get("username", ""))[:100]
     password = str(data.get("password", ""))[:1000]
     target = safe_next(str(data.get("next", "")))
-    token = await accounts.open_session(username, password)
+    address = request.client.host if request.client else ""
+    try:
+        token = await accounts.open_session(username, password, address)
+    except accounts.LoginRefused as refused:
+        return Template(
+            "login.html",
+            context={"next": target, "error": refused.sentence, "username": username},
+            status_code=429,
+            headers={"Retry-After": str(refused.retry_after)},
+        )
     if token is None:
         return Template(
             "login.html",
