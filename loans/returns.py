@@ -84,7 +84,9 @@ async def check_in(tag: str, data: ReturnIn, actor: str) -> dict[str, Any]:
                 "declare_lost",
                 actor,
                 reason=data.reason,
-                note=f"Plainte {data.police_report.strip()}" if data.police_report.strip() else "",
+                # The police reference is personal data: it lives in DeviceReturn only, which
+                # erasure blanks; the append-only trail just says a complaint was filed.
+                note="Plainte déposée" if data.police_report.strip() else "",
                 loan_id=loan_id,
             )
             await _leave(link["id"], data.reason, now)
@@ -113,7 +115,7 @@ async def check_in(tag: str, data: ReturnIn, actor: str) -> dict[str, Any]:
                 "charger": data.charger,
                 "bag": data.bag,
                 "damage": data.damage,
-                "police_report": data.police_report.strip() or None,
+                "police_report_filed": bool(data.police_report.strip()),
             },
             loan_id=loan_id,
         )

@@ -114,5 +114,9 @@ def test_loss_and_theft_retire_the_device(db: None) -> None:
     assert state(lost) == state(stolen) == "retired"
     events = run(devices.device_events(run(devices.get_device(stolen))["id"]))
     retired = [e for e in events if e["kind"] == "declare_lost"][0]
-    assert retired["payload"]["reason"] == "stolen" and "PV 2026/123" in retired["payload"]["note"]
+    assert retired["payload"]["reason"] == "stolen"
+    assert retired["payload"]["note"] == "Plainte déposée"
+    # The police reference is personal data: kept on the return only, never in the trail.
+    assert "PV 2026/123" not in str([e["payload"] for e in events])
+    assert run(DeviceReturn.select().where(DeviceReturn.police_report == "PV 2026/123"))
     assert run(checkout.get_loan(loan["id"]))["status"] == "closed"

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
 from inventory import config
+
+
+class _SecureDeleteConnection(sqlite3.Connection):
+    """Deleted or overwritten values are zeroed in the file, not left in free space: an erased
+    borrower's name must not survive in it (invariant 6)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.execute("PRAGMA secure_delete=ON")
 
 
 def _engine() -> PostgresEngine | SQLiteEngine:
@@ -15,7 +26,7 @@ def _engine() -> PostgresEngine | SQLiteEngine:
     path = config.sqlite_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     # timeout is SQLite's busy timeout: concurrent writers wait instead of failing.
-    return SQLiteEngine(path=str(path), timeout=30)
+    return SQLiteEngine(path=str(path), timeout=30, factory=_SecureDeleteConnection)
 
 
 DB = _engine()
