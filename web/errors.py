@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from urllib.parse import quote
 
+from asyncpg import exceptions as pg
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.response import Redirect, Template
@@ -78,6 +80,53 @@ def too_deep(request: Request, exc: RecursionError) -> Response:
     return _json(400, "Requête invalide : document JSON trop imbriqué.")
 
 
+TOO_LARGE = (
+    "Requête invalide : un nombre dépasse ce que la base de données enregistre "
+    "(identifiants, tailles et décalages : 9 223 372 036 854 775 807 au plus)."
+)
+BUSY = (
+    "La base de données est occupée par d'autres écritures : "
+    "réessayez dans quelques secondes, rien n'a été enregistré."
+)
+TOO_LONG = "Requête invalide : un texte dépasse la longueur que la base de données enregistre."
+RETRY_AFTER_SECONDS = 5
+# PostgreSQL's answers to contention: the transaction was rolled back and may simply be retried.
+PG_CONTENTION = (pg.SerializationError, pg.DeadlockDetectedError, pg.LockNotAvailableError)
+
+
+def _refusal(request: Request, status: int, sentence: str, headers: dict | None = None) -> Response:
+    if _wants_page(request):
+        return Template(
+            "error.html",
+            context={"message": sentence, "principal": request.scope.get("user")},
+            status_code=status,
+            headers=headers,
+        )
+    body = {"status_code": status, "detail": sentence}
+    return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+def too_large(request: Request, exc: Exception) -> Response:
+    """An integer the database cannot hold (SQLite: 64 bits; PostgreSQL ids: 32 bits)."""
+    text = str(exc)
+    if isinstance(exc, OverflowError) or "out of int" in text or "integer out of range" in text:
+        return _refusal(request, 400, TOO_LARGE)
+    return internal_error(request, exc)
+
+
+def too_long(request: Request, exc: Exception) -> Response:
+    """A text longer than its column (PostgreSQL checks varchar lengths; SQLite does not)."""
+    return _refusal(request, 422, TOO_LONG)
+
+
+def database_busy(request: Request, exc: Exception) -> Response:
+    """A write that waited past the busy timeout, or lost to a concurrent one: retry later."""
+    if isinstance(exc, PG_CONTENTION) or "locked" in str(exc) or "busy" in str(exc):
+        log.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
+        return _refusal(request, 503, BUSY, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return internal_error(request, exc)
+
+
 def internal_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _json(
@@ -91,5 +140,13 @@ EXCEPTION_HANDLERS = {
     ValidationException: validation_error,
     HTTPException: http_error,
     RecursionError: too_deep,
+    OverflowError: too_large,  # sqlite3: "Python int too large to convert to SQLite INTEGER"
+    # asyncpg's check of arguments ("value out of int32 range") and PostgreSQL's own (22003).
+    pg.DataError: too_large,
+    pg._base.DataError: too_large,
+    pg.StringDataRightTruncationError: too_long,
+    sqlite3.OperationalError: database_busy,  # "database is locked"
+    pg.TransactionRollbackError: database_busy,
+    pg.LockNotAvailableError: database_busy,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error,
 }

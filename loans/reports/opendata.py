@@ -11,6 +11,7 @@ import io
 from datetime import date
 
 from inventory.tables import Event
+from loans.reports.cells import safe_row
 from loans.reports.funder import _bounds, _Query, check_period, threshold_from_env
 
 COLUMNS = [
@@ -74,5 +75,5 @@ def to_csv(rows: list[dict[str, int | str]], threshold: int | None = None) -> by
         for key, _ in COLUMNS:
             value = int(row[key])
             cells.append(f"< {threshold}" if 0 < value < threshold else str(value))
-        writer.writerow([row["insee"], row["commune"], *cells])
+        writer.writerow(safe_row([row["insee"], row["commune"], *cells]))
     return buffer.getvalue().encode("utf-8")

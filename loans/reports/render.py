@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from loans.reports.cells import safe_row
 from loans.reports.charts import report_charts
 from loans.reports.funder import DEFINITIONS, FunderReport
 
@@ -50,13 +51,15 @@ def to_csv(report: FunderReport) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(HEADER)
-    writer.writerows(meta_rows(report))
+    writer.writerows(safe_row(line) for line in meta_rows(report))
     for section, row in report.rows():
-        writer.writerow([section.key, row.key, row.label, row.display, row.unit])
+        writer.writerow(safe_row([section.key, row.key, row.label, row.display, row.unit]))
     avoided = report.impact["avoided_per_extra_year"]
     manufacturing = report.impact["manufacturing"]
-    writer.writerow(["sources", "ademe_2022", avoided["source"], avoided["url"], ""])
-    writer.writerow(["sources", "impact_co2", manufacturing["source"], manufacturing["url"], ""])
+    writer.writerow(safe_row(["sources", "ademe_2022", avoided["source"], avoided["url"], ""]))
+    writer.writerow(
+        safe_row(["sources", "impact_co2", manufacturing["source"], manufacturing["url"], ""])
+    )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -71,14 +74,14 @@ def to_xlsx(report: FunderReport) -> bytes:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for line in meta_rows(report):
-        sheet.append(line)
+        sheet.append(safe_row(line))
     for section, row in report.rows():
         value: Any = row.display
         if isinstance(row.value, int):
             value = row.value
         elif isinstance(row.value, Decimal):
             value = float(row.display.replace(",", "."))
-        sheet.append([section.key, row.key, row.label, value, row.unit])
+        sheet.append(safe_row([section.key, row.key, row.label, value, row.unit]))
         if isinstance(row.value, Decimal):
             sheet.cell(sheet.max_row, 4).number_format = "0.0"
     for column, width in zip("ABCDE", (12, 28, 52, 14, 8), strict=True):
@@ -87,11 +90,11 @@ def to_xlsx(report: FunderReport) -> bytes:
     sources.append(["source", "référence", "adresse"])
     avoided = report.impact["avoided_per_extra_year"]
     manufacturing = report.impact["manufacturing"]
-    sources.append(["ADEME 2022", avoided["source"], avoided["url"]])
-    sources.append(["Impact CO2", manufacturing["source"], manufacturing["url"]])
+    sources.append(safe_row(["ADEME 2022", avoided["source"], avoided["url"]]))
+    sources.append(safe_row(["Impact CO2", manufacturing["source"], manufacturing["url"]]))
     for item in manufacturing["items"]:
-        sources.append([item["label"], f"{item['co2e_kg']} kg CO2e (fabrication)", ""])
-    sources.append(["Méthode", report.impact["method"], ""])
+        sources.append(safe_row([item["label"], f"{item['co2e_kg']} kg CO2e (fabrication)", ""]))
+    sources.append(safe_row(["Méthode", report.impact["method"], ""]))
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

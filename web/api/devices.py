@@ -16,7 +16,7 @@ from web.api.schemas import DeviceOut, EventOut, TransitionIn, TransitionInfo
 from web.roles import STAFF, WORKSHOP
 
 Limit = Annotated[int, Parameter(ge=1, le=500)]
-Offset = Annotated[int, Parameter(ge=0)]
+Offset = Annotated[int, Parameter(ge=0, le=2**63 - 1)]  # SQL OFFSET takes a 64-bit integer
 
 
 async def device_with_actions(row: dict) -> DeviceOut:

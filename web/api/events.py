@@ -19,7 +19,7 @@ async def list_events(
     kind: Annotated[str | None, Parameter(max_length=40)] = None,
     device: int | None = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-    offset: Annotated[int, Parameter(ge=0)] = 0,
+    offset: Annotated[int, Parameter(ge=0, le=2**63 - 1)] = 0,  # SQL OFFSET: 64 bits
 ) -> OffsetPagination[EventOut]:
     """Events newest first, optionally of one kind or one device."""
     where = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
+import anyio.to_process
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
@@ -67,7 +68,8 @@ def _donor(form: dict[str, Any]) -> tuple[int | None, intake.DonorIn | None]:
 async def _devices(form: dict[str, Any]) -> list[intake.DeviceSpec]:
     upload = form.get("spreadsheet")
     if isinstance(upload, UploadFile) and upload.filename:
-        return read_devices(await upload.read(), upload.filename)
+        # Parsing is CPU work: a worker process keeps it off the event loop and out of its GIL.
+        return await anyio.to_process.run_sync(read_devices, await upload.read(), upload.filename)
     count = _text(form, "device_count")
     if not count.isdigit() or not 1 <= int(count) <= intake.MAX_DEVICES_PER_DONATION:
         raise Invalid("Indiquez un nombre d'appareils (1 à 2000) ou joignez un tableur.")
