@@ -1,19 +1,24 @@
 """The daily job: overdue loans and sessions to plan, on a page always and by e-mail when an SMTP
-server is configured (`REEMPLOI_SMTP_HOST`, `REEMPLOI_SMTP_PORT`, `REEMPLOI_SMTP_FROM`,
-`REEMPLOI_REMINDER_TO`). Messages name borrowers by their code only."""
+server is configured (`REEMPLOI_SMTP_*`, `REEMPLOI_REMINDER_TO`; see the README). Mail goes over
+STARTTLS or implicit TLS with the server's certificate checked; plain SMTP only to this machine.
+Messages name borrowers by their code only."""
 
 from __future__ import annotations
 
 import os
 import smtplib
+import ssl
 from dataclasses import dataclass
 from datetime import date, timedelta
 from email.message import EmailMessage
 from typing import Any
 
+from inventory.errors import Invalid
 from loans import mediation, queries
 
 SOON_DAYS = 7
+SECURITIES = {"starttls": 587, "tls": 465, "none": 25}
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 @dataclass
@@ -64,19 +69,75 @@ def message_text(d: Digest) -> str:
     return "\n".join(lines) + "\n"
 
 
-def smtp_settings() -> dict[str, Any] | None:
-    host = os.environ.get("REEMPLOI_SMTP_HOST", "").strip()
-    recipients = [
-        r.strip() for r in os.environ.get("REEMPLOI_REMINDER_TO", "").split(",") if r.strip()
-    ]
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    security: str
+    user: str
+    password: str
+    ca_file: str
+    sender: str
+    recipients: list[str]
+
+
+def smtp_settings() -> SmtpSettings | None:
+    """The SMTP server from the environment, None when mail is not configured."""
+    env = os.environ
+    host = env.get("REEMPLOI_SMTP_HOST", "").strip()
+    recipients = [r.strip() for r in env.get("REEMPLOI_REMINDER_TO", "").split(",") if r.strip()]
     if not host or not recipients:
         return None
-    return {
-        "host": host,
-        "port": int(os.environ.get("REEMPLOI_SMTP_PORT", "25")),
-        "sender": os.environ.get("REEMPLOI_SMTP_FROM", "reemploi@localhost").strip(),
-        "recipients": recipients,
-    }
+    security = env.get("REEMPLOI_SMTP_SECURITY", "starttls").strip().lower() or "starttls"
+    if security not in SECURITIES:
+        raise Invalid("REEMPLOI_SMTP_SECURITY vaut starttls, tls ou none.")
+    if security == "none" and host.lower() not in LOCAL_HOSTS:
+        # Reminders name loans and mediators: never in clear across a network.
+        raise Invalid(
+            "REEMPLOI_SMTP_SECURITY=none n'est permis que vers un serveur de cette machine "
+            "(localhost) ; choisissez starttls ou tls."
+        )
+    port = env.get("REEMPLOI_SMTP_PORT", "").strip()
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise Invalid("REEMPLOI_SMTP_PORT doit être un numéro de port (1 à 65535).")
+    user = env.get("REEMPLOI_SMTP_USER", "").strip()
+    password = env.get("REEMPLOI_SMTP_PASSWORD", "")
+    if bool(user) != bool(password):
+        raise Invalid("REEMPLOI_SMTP_USER et REEMPLOI_SMTP_PASSWORD vont ensemble.")
+    return SmtpSettings(
+        host=host,
+        port=int(port) if port else SECURITIES[security],
+        security=security,
+        user=user,
+        password=password,
+        ca_file=env.get("REEMPLOI_SMTP_CA_FILE", "").strip(),
+        sender=env.get("REEMPLOI_SMTP_FROM", "reemploi@localhost").strip(),
+        recipients=recipients,
+    )
+
+
+def _tls_context(settings: SmtpSettings) -> ssl.SSLContext:
+    """The system's trusted authorities, or the workshop's own (`REEMPLOI_SMTP_CA_FILE`)."""
+    return ssl.create_default_context(cafile=settings.ca_file or None)
+
+
+def _connect(settings: SmtpSettings) -> smtplib.SMTP:
+    if settings.security == "tls":
+        return smtplib.SMTP_SSL(
+            settings.host, settings.port, timeout=30, context=_tls_context(settings)
+        )
+    smtp = smtplib.SMTP(settings.host, settings.port, timeout=30)
+    if settings.security == "starttls":
+        smtp.ehlo()
+        if not smtp.has_extn("starttls"):
+            smtp.close()
+            raise Invalid(
+                f"Le serveur SMTP {settings.host} ne propose pas STARTTLS : "
+                "rappels non envoyés (REEMPLOI_SMTP_SECURITY=tls pour le port 465)."
+            )
+        smtp.starttls(context=_tls_context(settings))
+        smtp.ehlo()
+    return smtp
 
 
 def send(d: Digest) -> bool:
@@ -86,9 +147,19 @@ def send(d: Digest) -> bool:
         return False
     message = EmailMessage()
     message["Subject"] = f"Réemploi : rappels du {d.today.strftime('%d/%m/%Y')}"
-    message["From"] = settings["sender"]
-    message["To"] = ", ".join(settings["recipients"])
+    message["From"] = settings.sender
+    message["To"] = ", ".join(settings.recipients)
     message.set_content(message_text(d))
-    with smtplib.SMTP(settings["host"], settings["port"], timeout=30) as smtp:
-        smtp.send_message(message)
+    try:
+        with _connect(settings) as smtp:
+            if settings.user:
+                smtp.login(settings.user, settings.password)
+            smtp.send_message(message)
+    except smtplib.SMTPAuthenticationError:
+        raise Invalid(
+            f"Le serveur SMTP {settings.host} refuse l'identifiant {settings.user} : "
+            "rappels non envoyés."
+        ) from None
+    except (smtplib.SMTPException, ssl.SSLError, OSError) as error:
+        raise Invalid(f"Envoi des rappels impossible par {settings.host} : {error}.") from None
     return True

@@ -62,7 +62,7 @@ def test_thirty_quick_scans_give_thirty_rows(page: Any, server: str) -> None:
     for tag in tags:
         page.keyboard.type(tag, delay=0)
         page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelectorAll('#results li').length >= 30")
+    page.wait_for_function("() => document.querySelectorAll('#results li').length >= 30")
     page.wait_for_timeout(300)  # a doubled row would arrive now
     seen = rows(page)
     assert len(seen) == 30
@@ -91,7 +91,7 @@ def test_batch_mode_moves_ten_devices_to_wipe(page: Any, server: str) -> None:
     page.focus("#code")
     for tag in tags:
         scan(page, tag)
-    page.wait_for_function("document.querySelectorAll('#results li.ok').length === 10")
+    page.wait_for_function("() => document.querySelectorAll('#results li.ok').length === 10")
     states = {
         d["asset_tag"]: d["state"] for d in run(Device.select(Device.asset_tag, Device.state))
     }
@@ -171,7 +171,7 @@ def test_screenshots_and_no_horizontal_overflow(
             for tag in tags:
                 scan(page, tag)
             scan(page, "RE-000001-?")
-            page.wait_for_function("document.querySelectorAll('#results li').length === 4")
+            page.wait_for_function("() => document.querySelectorAll('#results li').length === 4")
         page.screenshot(path=str(ARTIFACTS / f"{name}-{width}x{height}.png"), full_page=True)
         overflow = page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"

@@ -53,6 +53,8 @@ def smtp_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
     thread.start()
     monkeypatch.setenv("REEMPLOI_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("REEMPLOI_SMTP_PORT", str(server.server_address[1]))
+    # A local relay in clear (allowed to localhost only); TLS is tested in test_security_web_db.
+    monkeypatch.setenv("REEMPLOI_SMTP_SECURITY", "none")
     monkeypatch.setenv("REEMPLOI_REMINDER_TO", "coordination@atelier.test")
     yield server.messages  # type: ignore[attr-defined]
     server.shutdown()

@@ -44,13 +44,19 @@
     busy = false;
   }
 
+  // The API wants the CSRF cookie echoed in a header from a session opened in the browser.
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)reemploi_csrf=([^;]*)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
   async function handle(job) {
     let response, body;
     try {
       response = await fetch("/api/v1/scan", {
         method: "POST",
         credentials: "same-origin",
-        headers: { "content-type": "application/json", accept: "application/json" },
+        headers: { "content-type": "application/json", accept: "application/json", "x-csrftoken": csrfToken() },
         body: JSON.stringify({ code: job.code, action: job.action, site_id: job.site ? Number(job.site) : null }),
       });
       body = await response.json();
