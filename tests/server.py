@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -36,20 +37,26 @@ def wait_until_healthy(url: str, process: subprocess.Popen, seconds: float = 30)
 
 
 @contextmanager
-def running_server(workers: int = 2) -> Iterator[str]:
+def running_server(
+    workers: int = 2, *, log: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`reemploi serve` on a free port, in `env` (default: this process's environment); its
+    output goes to `log` when given, for tests that read it."""
     port = free_port()
     reemploi = Path(sys.executable).parent / "reemploi"
-    env = {**os.environ, "REEMPLOI_DB_POOL": "1"}
-    process = subprocess.Popen(
-        [str(reemploi), "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, process)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    environment = {**(os.environ if env is None else env), "REEMPLOI_DB_POOL": "1"}
+    with contextlib.ExitStack() as stack:
+        sink = stack.enter_context(log.open("wb")) if log else None
+        process = subprocess.Popen(
+            [str(reemploi), "serve", "--port", str(port), "--workers", str(workers)],
+            env=environment,
+            stdout=sink or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if sink else subprocess.PIPE,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_healthy(url, process)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=15)

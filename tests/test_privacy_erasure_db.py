@@ -33,7 +33,7 @@ from inventory import config
 from inventory.config import data_dir
 from loans import documents
 from loans.tables import Borrower, Loan, MediationSession
-from tests.server import free_port, wait_until_healthy
+from tests.server import running_server
 from tests.support import CHARTER_TEXT, ready_devices, run, signature_png
 from tests.test_loans_privacy_db import find_everywhere
 
@@ -91,23 +91,8 @@ OTHER = "Bertrand Ollivier-Sauvage"
 def logged_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """The real server (`reemploi serve`), its standard output and error kept in a log file."""
     log = tmp_path_factory.mktemp("server") / "server.log"
-    port = free_port()
-    reemploi = Path(sys.executable).parent / "reemploi"
-    env = {**os.environ, "REEMPLOI_DB_POOL": "1"}
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [str(reemploi), "serve", "--port", str(port), "--workers", "1"],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_healthy(url, process)
-            yield url, log
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
+    with running_server(1, log=log) as url:
+        yield url, log
 
 
 @pytest.fixture

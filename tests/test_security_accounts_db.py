@@ -19,8 +19,6 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -29,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server import free_port, wait_until_healthy
+from tests.server import running_server
 from tests.support import run
 
 pytestmark = pytest.mark.db
@@ -271,26 +269,6 @@ def installation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"env": env, "data_dir": data_dir, **json.loads(setup.stdout.splitlines()[-1])}
 
 
-@contextmanager
-def serving(env: dict[str, str], log: Path) -> Iterator[str]:
-    port = free_port()
-    with log.open("wb") as errors:
-        process = subprocess.Popen(
-            [REEMPLOI, "serve", "--port", str(port), "--workers", "1"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_healthy(url, process)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
-
-
 def modes(root: Path) -> dict[Path, int]:
     found = {root: stat.S_IMODE(root.stat().st_mode)}
     for path in root.rglob("*"):
@@ -304,7 +282,7 @@ def test_every_folder_is_0700_and_every_file_0600(
     from tests.test_loans_api_db import signature
 
     env, data_dir = installation["env"], installation["data_dir"]
-    with serving(env, tmp_path / "serve.log") as url:
+    with running_server(1, log=tmp_path / "serve.log", env=env) as url:
         mediator = {"Authorization": f"Bearer {installation['mediator']}"}
         loan = httpx.post(
             f"{url}/api/v1/loans",
@@ -350,7 +328,7 @@ def test_every_folder_is_0700_and_every_file_0600(
     loosened = next(p for p in documents if p.suffix == ".pdf")
     loosened.chmod(0o644)
     log = tmp_path / "restart.log"
-    with serving(env, log) as url:
+    with running_server(1, log=log, env=env) as url:
         assert httpx.get(f"{url}/healthz").status_code == 200
     warning = log.read_text()
     assert f"Attention : {loosened} est en mode 0644" in warning
@@ -381,7 +359,10 @@ def p99(samples: list[float]) -> float:
 def test_healthz_keeps_answering_while_four_people_log_in(
     installation: dict[str, Any], tmp_path: Path
 ) -> None:
-    with serving(installation["env"], tmp_path / "serve.log") as url, httpx.Client() as probe:
+    with (
+        running_server(1, log=tmp_path / "serve.log", env=installation["env"]) as url,
+        httpx.Client() as probe,
+    ):
 
         def healthz_for(seconds: float) -> list[float]:
             samples = []

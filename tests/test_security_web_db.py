@@ -8,10 +8,7 @@ import email
 import email.policy
 import html
 import json
-import os
 import ssl
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +23,7 @@ from loans import checkout, reminders
 from provisioning.imaging.tables import HostKey
 from tests.browser import PASSWORD, login
 from tests.rowcounts import table_counts
-from tests.server import free_port, wait_until_healthy
+from tests.server import free_port, running_server
 from tests.support import loan_setup, new_donation, ready_devices, run, signature_png
 from web.accounts import create_user
 
@@ -433,32 +430,18 @@ def test_the_pages_live_with_their_policy(coordinator_page: Any, server: str) ->
 def test_the_access_log_keeps_no_signing_token_nor_search_term(
     tokens: dict[str, str], tmp_path: Path
 ) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     log = tmp_path / "server.log"
-    reemploi = Path(sys.executable).parent / "reemploi"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(reemploi), "serve", "--port", str(port), "--workers", "1"],
-            env={**os.environ, "REEMPLOI_DB_POOL": "1"},
-            stdout=output,
-            stderr=subprocess.STDOUT,
+    with running_server(1, log=log) as url:
+        bearer = {"Authorization": f"Bearer {tokens['mediator']}"}
+        httpx.get(f"{url}/sign/jeton-de-signature-secret")
+        httpx.post(f"{url}/sign/jeton-de-signature-secret/x", data={"a": "b"})
+        found = httpx.get(
+            f"{url}/api/v1/devices",
+            params={"q": "Durand 06 12 34 56 78", "limit": 5},
+            headers=bearer,
         )
-        try:
-            wait_until_healthy(url, process)
-            bearer = {"Authorization": f"Bearer {tokens['mediator']}"}
-            httpx.get(f"{url}/sign/jeton-de-signature-secret")
-            httpx.post(f"{url}/sign/jeton-de-signature-secret/x", data={"a": "b"})
-            found = httpx.get(
-                f"{url}/api/v1/devices",
-                params={"q": "Durand 06 12 34 56 78", "limit": 5},
-                headers=bearer,
-            )
-            assert found.status_code == 200
-            httpx.get(f"{url}/devices", params={"q": "camille.durand@example.org"})
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
+        assert found.status_code == 200
+        httpx.get(f"{url}/devices", params={"q": "camille.durand@example.org"})
     text = log.read_text()
     secrets = ("jeton-de-signature-secret", "Durand", "34+56", "34%2056", "camille", "example.org")
     for secret in secrets:

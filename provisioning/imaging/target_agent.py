@@ -25,6 +25,7 @@ except ImportError:
     import target_partitions as partitions  # on the live system, next to agent.py
 
 gpt_partitions = partitions.gpt_partitions
+_read = partitions.read_sysfs
 
 CHUNK = 4 * 1024 * 1024
 VERIFY_BATCH = 128 * 1024 * 1024
@@ -37,14 +38,6 @@ def sh(*args, check=True, data=None):
         message = (done.stderr or done.stdout).decode(errors="replace").strip()
         raise RuntimeError(f"{args[0]}: {message[-400:]}")
     return done
-
-
-def _read(path, default=""):
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return default
 
 
 def _system_disks():

@@ -20,7 +20,8 @@ class NotOurs(RuntimeError):
     """A node does not belong to the chosen disk: nothing is written to it."""
 
 
-def _read(path, default=""):
+def read_sysfs(path, default=""):
+    """A sysfs (or /proc) attribute, stripped; `default` when it cannot be read."""
     try:
         with open(path) as f:
             return f.read().strip()
@@ -100,7 +101,7 @@ def sysfs_partitions(directory):
     """
     found = {}
     for name in sorted(os.listdir(directory)):
-        number = _read(f"{directory}/{name}/partition")
+        number = read_sysfs(f"{directory}/{name}/partition")
         if number.isdigit():
             found[int(number)] = name
     return found
@@ -108,8 +109,8 @@ def sysfs_partitions(directory):
 
 def partition_extent(directory, name):
     """(first sector, sectors) the kernel holds for a partition, from `start` and `size`."""
-    return int(_read(f"{directory}/{name}/start", "-1")), int(
-        _read(f"{directory}/{name}/size", "-1")
+    return int(read_sysfs(f"{directory}/{name}/start", "-1")), int(
+        read_sysfs(f"{directory}/{name}/size", "-1")
     )
 
 
@@ -120,7 +121,7 @@ def check_partition_node(node, disk, number, sys_root=SYS):
     if (
         found is None
         or os.path.dirname(found) != owner
-        or _read(f"{found}/partition") != str(number)
+        or read_sysfs(f"{found}/partition") != str(number)
     ):
         raise NotOurs(f"{node} n'est pas la partition {number} de {disk} : rien n'y sera écrit")
 
@@ -128,10 +129,14 @@ def check_partition_node(node, disk, number, sys_root=SYS):
 def loop_backing(directory):
     """(backing file, offset, sizelimit) of the loop device in that sysfs directory, or None."""
     base = f"{directory}/loop"
-    backing = _read(f"{base}/backing_file")
+    backing = read_sysfs(f"{base}/backing_file")
     if not backing:
         return None
-    return backing, int(_read(f"{base}/offset", "0")), int(_read(f"{base}/sizelimit", "0"))
+    return (
+        backing,
+        int(read_sysfs(f"{base}/offset", "0")),
+        int(read_sysfs(f"{base}/sizelimit", "0")),
+    )
 
 
 def check_loop_node(node, disk, offset, size, sys_root=SYS):
