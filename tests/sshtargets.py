@@ -173,6 +173,9 @@ class Lab:
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
             f"StrictModes no\nPidFile {self.dir}/sshd{i}.pid\nRekeyLimit {self.rekey_limit}\n"
             "LogLevel ERROR\nMaxStartups 50\n"
+            # The test PCs log in as this machine's root, whose shell runs ~/.bashrc: a
+            # version manager's shim lock left stale there must not stall every command.
+            "SetEnv PYENV_REHASH_TIMEOUT=1\n"
         )
         sshd = shutil.which("sshd") or "/usr/sbin/sshd"
         sh(sshd, "-t", "-f", str(config))
