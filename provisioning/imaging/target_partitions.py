@@ -1,7 +1,7 @@
 """Find a disk's partition and prove every node we touch belongs to it (standard library only).
 
 Shipped beside the target agent. A partition's node is never guessed from the disk's name
-(`/dev/loop1` + 2 is `/dev/loop12`, another device): the kernel's sysfs names it, or, when the
+(partition 2 of loop1 is not loop12, another device): the kernel's sysfs names it, or, when the
 kernel made no partition nodes (a loop device without partscan), a loop device is attached over
 the partition's byte range. Each node is checked against sysfs before it is used.
 """
