@@ -316,7 +316,7 @@ class WorkshopMachine(RuleBasedStateMachine):
     def give_back(self, data: st.DataObject, reason: str, swap: bool, by_page: bool) -> None:
         tag = self._tag(data, "loaned", "in_repair")
         fields = {"tag": tag, "reason": reason, "police_report": "PV-2026-001"}
-        if swap:
+        if swap and (reason == "repair" or data.draw(st.integers(0, 9)) == 0):
             fields["swap_tag"] = self._tag(data, "ready")
         if by_page:
             self._count("return-page", self._form(self.coordinator, "/returns", fields))
@@ -343,7 +343,10 @@ class WorkshopMachine(RuleBasedStateMachine):
         if not items:
             return
         session = data.draw(st.sampled_from(items))["id"]
-        body = {"status": status, "held_on": date.today().isoformat(), "duration_minutes": 60}
+        body: dict[str, Any] = {"status": status, "held_on": date.today().isoformat()}
+        if status == "done":
+            body |= {"duration_minutes": 60, "place_type": "lieu_activite", "autonomy": "autonome"}
+            body["themes"] = ["prendre_en_main_du_materiel"]
         self._count(
             "session-record", self.mediator.post(f"/api/v1/sessions/{session}/record", json=body)
         )

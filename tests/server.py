@@ -59,4 +59,9 @@ def running_server(
             yield url
         finally:
             process.terminate()
-            process.wait(timeout=15)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                # Graceful shutdown waits on lingering connections; the test is over.
+                process.kill()
+                process.wait(timeout=15)
