@@ -21,7 +21,7 @@ STEPS_PER_EXAMPLE = 20
 
 
 def test_random_operations_by_every_role_keep_every_invariant(db: None, server: str) -> None:
-    total = int(os.environ.get("REEMPLOI_SOAK_STEPS", "0")) or 5 * STEPS_PER_EXAMPLE
+    total = int(os.environ.get("REEMPLOI_SOAK_STEPS", "0")) or 8 * STEPS_PER_EXAMPLE
     WorkshopMachine.url = server
     FIGURES.clear()
     REFUSALS.clear()
