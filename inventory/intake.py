@@ -119,12 +119,22 @@ async def register_donation(
     if received_on > date.today():
         raise Invalid("La date de réception ne peut pas être dans le futur.")
     async with write_transaction(Donation):
-        if not await Site.exists().where(Site.id == site_id):
+        site = await Site.select(Site.name, Site.archived_at).where(Site.id == site_id).first()
+        if site is None:
             raise Invalid(f"Site {site_id} inconnu.")
+        if site["archived_at"] is not None:
+            raise Invalid(f"Le site « {site['name']} » est archivé : il ne reçoit plus de dons.")
         if donor is not None:
             donor_id = (await _insert_donor(donor))["id"]
-        elif not await Donor.exists().where(Donor.id == donor_id):
-            raise Invalid(f"Donateur {donor_id} inconnu.")
+        else:
+            known = await Donor.select(Donor.name, Donor.archived_at).where(Donor.id == donor_id)
+            if not known:
+                raise Invalid(f"Donateur {donor_id} inconnu.")
+            if known[0]["archived_at"] is not None:
+                raise Invalid(
+                    f"Le donateur « {known[0]['name']} » est archivé : rouvrez sa fiche ou "
+                    "choisissez-en un autre."
+                )
         donation = (
             await Donation.insert(
                 Donation(

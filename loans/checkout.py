@@ -111,6 +111,9 @@ async def prepare(request: CheckoutIn) -> Prepared:
     programme = (
         await borrowers.get_programme(request.programme_id) if request.programme_id else None
     )
+    if programme is not None and programme["archived_at"] is not None:
+        name = programme["name"]
+        raise Invalid(f"Le programme « {name} » est archivé : il n'ouvre plus de prêt.")
     tags = [t.strip() for t in request.tags if t and t.strip()]
     if not tags:
         raise Invalid("Scannez au moins un appareil à prêter.")

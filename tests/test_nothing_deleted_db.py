@@ -7,6 +7,7 @@ archive API and through `reemploi token revoke`. Every refusal is checked to cha
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import TABLES, loan_setup, new_donation, run
+from tests.support import TABLES, loan_setup, new_donation, ready_devices, run, signature_png
 
 pytestmark = pytest.mark.db
 
@@ -490,3 +491,46 @@ def test_upgrading_keeps_every_row_and_restricts_deletes(engine_name: str, tmp_p
     assert all(n >= 1 for n in report["before"].values())
     assert report["refused"] == {table: True for table in report["refused"]}
     assert report["archived_at"] == [None]
+
+
+def test_archived_reference_data_takes_no_new_work(client: Any, tokens: dict[str, str]) -> None:
+    """Archiving hides a donor, a site or a programme from the forms, and the services refuse it."""
+    from inventory.tables import Site
+
+    donor_id = a_donor_with_history()
+    site_id = run(Site.select(Site.id).first())["id"]
+    setup = run(loan_setup())
+    (tag,) = run(ready_devices(1))
+    coordinator = {"Authorization": f"Bearer {tokens['coordinator']}"}
+    mediator = {"Authorization": f"Bearer {tokens['mediator']}"}
+    why = {"reason": "Fin du partenariat."}
+    lot = {
+        "donor_id": donor_id,
+        "site_id": site_id,
+        "received_on": date.today().isoformat(),
+        "device_count": 1,
+    }
+    for kind, ident in (("donors", donor_id), ("sites", site_id)):
+        archive = client.post(f"/api/v1/{kind}/{ident}/archive", json=why, headers=coordinator)
+        assert archive.status_code == 200, archive.text
+        before = counts()
+        refused = client.post("/api/v1/donations", json=lot, headers=coordinator)
+        assert refused.status_code == 422 and "archivé" in refused.json()["detail"]
+        assert counts() == before
+    programme_id = setup["programme"]["id"]
+    client.post(f"/api/v1/programmes/{programme_id}/archive", json=why, headers=coordinator)
+    before = counts()
+    loan = {
+        "borrower_id": setup["borrower"]["id"],
+        "programme_id": programme_id,
+        "tags": [tag],
+        "signature": {
+            "method": "drawn",
+            "image_base64": base64.b64encode(signature_png()).decode(),
+            "signer_name": "Camille Durand",
+            "signer_role": "self",
+        },
+    }
+    refused = client.post("/api/v1/loans", json=loan, headers=mediator)
+    assert refused.status_code == 422 and "programme" in refused.json()["detail"]
+    assert counts() == before
