@@ -44,22 +44,23 @@ def post_form(page: Any, server: str, action: str, fields: dict[str, str]) -> No
     """Submit a form as a stale or hand-made page would, with the session's CSRF token."""
     page.goto(f"{server}/returns")
     token = page.locator("input[name=_csrf_token]").first.get_attribute("value")
-    page.evaluate(
-        """([action, fields]) => {
-            const form = document.createElement("form");
-            form.method = "post";
-            form.action = action;
-            for (const [name, value] of Object.entries(fields)) {
-                const input = document.createElement("input");
-                input.type = "hidden"; input.name = name; input.value = value;
-                form.appendChild(input);
-            }
-            document.body.appendChild(form);
-            form.submit();
-        }""",
-        [action, {**fields, "_csrf_token": token}],
-    )
-    page.wait_for_load_state("load")
+    # The submission navigates: wait for the answer page, not the page we are on.
+    with page.expect_navigation():
+        page.evaluate(
+            """([action, fields]) => {
+                const form = document.createElement("form");
+                form.method = "post";
+                form.action = action;
+                for (const [name, value] of Object.entries(fields)) {
+                    const input = document.createElement("input");
+                    input.type = "hidden"; input.name = name; input.value = value;
+                    form.appendChild(input);
+                }
+                document.body.appendChild(form);
+                form.submit();
+            }""",
+            [action, {**fields, "_csrf_token": token}],
+        )
 
 
 def test_a_device_repaired_during_its_loan_cannot_be_lent_again(page: Any, server: str) -> None:
