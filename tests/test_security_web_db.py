@@ -355,7 +355,8 @@ def test_a_text_plain_form_from_another_port_writes_nothing(
             page.goto(origin + attack)
         assert answer.value.status == 403, (attack, answer.value.status, answer.value.text())
         assert answer.value.request.all_headers().get("origin") == origin
-    assert "Écriture refusée" in page.inner_text("body")
+    # The refusal's page may still be rendering when its response has arrived: wait for it.
+    page.locator("body", has_text="Écriture refusée").wait_for()
     assert run(table_counts()) == before
     # Why the form token is no proof here: cookies are not isolated by port.
     page.goto(origin + "/read.html")
