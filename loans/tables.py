@@ -197,6 +197,8 @@ class MediationSession(Table):
     autonomy = Varchar(length=30, default="")
     notes = Text(default="")
     collective = Boolean(default=False)
+    # Why a session did not happen: the person's words, or the loan's closing for planned ones.
+    cancel_reason = Varchar(length=200, default="")
 
 
 class SessionAttendee(Table):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
+from tests import route_policies
 from tests.support import new_donation, run
 from web.roles import Role
 
@@ -19,7 +21,7 @@ LENDING = {Role.mediator, Role.coordinator, Role.admin}
 PUBLIC = "public"
 
 # The policy, written here independently of the handlers' declarations: (method, path) -> roles.
-POLICY: dict[tuple[str, str], set[Role] | str] = {
+POLICY: dict[tuple[str, str], set[Role] | str] = route_policies.merged() | {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
@@ -152,7 +154,7 @@ def route_table() -> list[tuple[str, str]]:
 
 
 def concrete(path: str, tag: str) -> str:
-    return (
+    path = (
         path.replace("{tag:str}", tag)
         .replace("{donation_id:int}", "1")
         .replace("{file_path:path}", "app.css")
@@ -172,6 +174,7 @@ def concrete(path: str, tag: str) -> str:
         .replace("{programme_id:int}", "1")
         .replace("{charter_id:int}", "1")
     )
+    return re.sub(r"\{[a-z_]+:str\}", "x", re.sub(r"\{[a-z_]+:int\}", "1", path))
 
 
 def call(client: Any, method: str, path: str, headers: dict[str, str]) -> Any:

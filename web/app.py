@@ -32,6 +32,16 @@ from web.api import scan as scan_api
 from web.errors import EXCEPTION_HANDLERS
 from web.guards import PrincipalMiddleware, role_guard
 from web.i18n import set_request_language
+from web.pages import accounts as accounts_pages
+from web.pages import borrowers as borrowers_pages
+from web.pages import charters as charters_pages
+from web.pages import images as images_pages
+from web.pages import mediation as mediation_pages
+from web.pages import organisations as organisations_pages
+from web.pages import partner as partner_pages
+from web.pages import programmes as programmes_pages
+from web.pages import wiping as wiping_pages
+from web.pages import workshop as workshop_pages
 from web.pages import devices as device_pages
 from web.pages import imaging as imaging_pages
 from web.pages import intake as intake_pages
@@ -132,6 +142,16 @@ ROUTE_HANDLERS = [
     report_pages.donor_report_page,
     report_pages.donor_certificates,
     selfcheck_pages.check_page,
+    *accounts_pages.ROUTES,
+    *borrowers_pages.ROUTES,
+    *charters_pages.ROUTES,
+    *images_pages.ROUTES,
+    *mediation_pages.ROUTES,
+    *organisations_pages.ROUTES,
+    *partner_pages.ROUTES,
+    *programmes_pages.ROUTES,
+    *wiping_pages.ROUTES,
+    *workshop_pages.ROUTES,
 ]
 
 

@@ -8,6 +8,6 @@ APP_CONFIG = AppConfig(
     app_name="web",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
     table_classes=table_finder(modules=["web.tables"], exclude_imported=True),
-    migration_dependencies=["piccolo.apps.user.piccolo_app"],
+    migration_dependencies=["piccolo.apps.user.piccolo_app", "loans.piccolo_app"],
     commands=[],
 )

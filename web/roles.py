@@ -28,3 +28,7 @@ MANAGERS = frozenset({Role.coordinator, Role.admin})
 EVERYONE = frozenset(Role)
 # Lending: mediators check devices out and in, get charters signed and run follow-up sessions.
 LENDING = frozenset({Role.mediator, Role.coordinator, Role.admin})
+# Partners (a school, a social centre) see their own organisation's loans and sessions only.
+PARTNERS = frozenset({Role.partner})
+# Reports: funders read those of the programmes linked to their account.
+FUNDING = frozenset({Role.coordinator, Role.admin, Role.funder})

@@ -2,8 +2,10 @@
 
 from piccolo.apps.user.tables import BaseUser
 from piccolo.columns import ForeignKey, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
+from loans.tables import Organisation, Programme
 from web.roles import Role
 
 
@@ -12,6 +14,17 @@ class StaffRole(Table):
 
     user = ForeignKey(references=BaseUser, unique=True, null=False)
     role = Varchar(length=20, choices=Role)
+    # A partner account acts for one organisation (a school, a social centre) and sees only its own.
+    organisation = ForeignKey(references=Organisation, on_delete=OnDelete.restrict, null=True)
+
+
+class FunderProgramme(Table):
+    """A funder account may read the reports of the programmes linked to it here, and no others."""
+
+    user = ForeignKey(references=BaseUser, on_delete=OnDelete.cascade, null=False, index=True)
+    programme = ForeignKey(references=Programme, on_delete=OnDelete.restrict, null=False)
+    created_at = Timestamptz()
+    created_by = Varchar(length=120, default="")
 
 
 class ApiToken(Table):

@@ -6,6 +6,7 @@ from litestar.contrib.jinja import JinjaTemplateEngine
 
 from inventory.states import KIND_LABELS_FR, STATE_LABELS_FR
 from web import i18n
+from web.navigation import menu_for
 
 
 def configure(engine: JinjaTemplateEngine) -> None:
@@ -15,4 +16,5 @@ def configure(engine: JinjaTemplateEngine) -> None:
     env.globals["current_language"] = i18n.current_language.get
     env.globals["state_labels"] = {state.value: label for state, label in STATE_LABELS_FR.items()}
     env.globals["kind_labels"] = {kind.value: label for kind, label in KIND_LABELS_FR.items()}
+    env.globals["menu_for"] = menu_for
     env.policies["ext.i18n.trimmed"] = True
