@@ -35,25 +35,25 @@ from web.i18n import set_request_language
 from web.pages import accounts as accounts_pages
 from web.pages import borrowers as borrowers_pages
 from web.pages import charters as charters_pages
-from web.pages import images as images_pages
-from web.pages import mediation as mediation_pages
-from web.pages import organisations as organisations_pages
-from web.pages import partner as partner_pages
-from web.pages import programmes as programmes_pages
-from web.pages import wiping as wiping_pages
-from web.pages import workshop as workshop_pages
 from web.pages import devices as device_pages
+from web.pages import images as images_pages
 from web.pages import imaging as imaging_pages
 from web.pages import intake as intake_pages
 from web.pages import labels as label_pages
 from web.pages import language, scan
 from web.pages import loans as loan_pages
+from web.pages import mediation as mediation_pages
+from web.pages import organisations as organisations_pages
+from web.pages import partner as partner_pages
 from web.pages import privacy as privacy_pages
+from web.pages import programmes as programmes_pages
 from web.pages import reports as report_pages
 from web.pages import selfcheck as selfcheck_pages
 from web.pages import session as session_pages
 from web.pages import signing as signing_pages
 from web.pages import verify as verify_pages
+from web.pages import wiping as wiping_pages
+from web.pages import workshop as workshop_pages
 from web.security import CrossOriginWriteMiddleware, security_headers
 from web.settings import secret_key, secure_cookies
 
