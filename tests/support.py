@@ -11,6 +11,8 @@ T = TypeVar("T")
 
 # Children first, so that deleting never trips a foreign key.
 TABLES = [
+    "funder_programme",
+    "staff_role",
     "deployment_job",
     "host_key",
     "image",
@@ -38,7 +40,6 @@ TABLES = [
     "tag_counter",
     "login_failure",
     "api_token",
-    "staff_role",
     "sessions",
     "piccolo_user",
 ]

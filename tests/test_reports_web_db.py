@@ -53,18 +53,35 @@ def app_client(scenario: dict) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def tokens(scenario: dict) -> dict[str, str]:
-    from web.accounts import create_token
+    from web.account_links import link_programme
+    from web.accounts import Principal, create_token, create_user, open_session
+    from web.roles import Role
 
+    # A funder reads the programmes linked to its account (not those whose `funder` field
+    # happens to read like its name): one funder linked to p1, one linked to nothing.
+    coordinator = Principal("coord", Role.coordinator, user_id=None)
+    funder_id = run(create_user("Département du Rhône", PASSWORD, "funder"))
+    run(link_programme(coordinator, funder_id, scenario["p1"]["id"]))
+    run(create_user("Autre financeur", PASSWORD, "funder"))
     return {
         "coordinator": run(create_token("coord", "coordinator")),
         "mediator": run(create_token("med", "mediator")),
-        "funder": run(create_token("Département du Rhône", "funder")),
-        "other_funder": run(create_token("Autre financeur", "funder")),
+        "funder": run(open_session("Département du Rhône", PASSWORD)),
+        "other_funder": run(open_session("Autre financeur", PASSWORD)),
+        "funder_token": run(create_token("Département du Rhône", "funder")),
     }
+
+
+PASSWORD = "un mot de passe de financeur"
 
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def session(token: str) -> dict[str, str]:
+    """A person logged in through /login: the session cookie."""
+    return {"Cookie": f"reemploi_session={token}"}
 
 
 def period(scenario: dict) -> str:
@@ -108,7 +125,7 @@ def test_a_funder_sees_its_own_programme_only(
     app_client: Any, tokens: dict, scenario: dict
 ) -> None:
     own, other = scenario["p1"]["id"], scenario["p2"]["id"]
-    funder = bearer(tokens["funder"])
+    funder = session(tokens["funder"])
     index = app_client.get("/reports", headers=funder)
     assert "Équiper les familles" in index.text and "Fondation Numérique" not in index.text
     assert "Rapports aux donateurs" not in index.text
@@ -124,7 +141,7 @@ def test_a_funder_sees_its_own_programme_only(
         f"/api/v1/reports/funder?programme=all&{period(scenario)}", headers=funder
     )
     assert everything.status_code == 403
-    stranger = bearer(tokens["other_funder"])
+    stranger = session(tokens["other_funder"])
     assert (
         app_client.get(
             f"/api/v1/reports/funder?programme={own}&{period(scenario)}", headers=stranger
@@ -132,6 +149,14 @@ def test_a_funder_sees_its_own_programme_only(
         == 403
     )
     assert app_client.get("/api/v1/reports/donors/1", headers=funder).status_code == 403
+    # A token named like the funder is linked to no account: it reads no programme.
+    named_alike = bearer(tokens["funder_token"])
+    assert (
+        app_client.get(
+            f"/api/v1/reports/funder?programme={own}&{period(scenario)}", headers=named_alike
+        ).status_code
+        == 403
+    )
     mediator = bearer(tokens["mediator"])
     assert (
         app_client.get(f"/reports/funder?{period(scenario)}", headers=mediator).status_code == 403
@@ -316,7 +341,7 @@ def test_malformed_queries_get_a_clear_answer(app_client: Any, tokens: dict) -> 
 def test_a_funder_without_a_choice_gets_its_programme(
     app_client: Any, tokens: dict, scenario: dict
 ) -> None:
-    page = app_client.get(f"/reports/funder?{period(scenario)}", headers=bearer(tokens["funder"]))
+    page = app_client.get(f"/reports/funder?{period(scenario)}", headers=session(tokens["funder"]))
     assert page.status_code == 200 and "Équiper les familles" in page.text
-    none = app_client.get("/reports/funder", headers=bearer(tokens["other_funder"]))
+    none = app_client.get("/reports/funder", headers=session(tokens["other_funder"]))
     assert none.status_code == 200 and "Aucun programme n" in none.text

@@ -89,8 +89,19 @@ def _check_role(role: str) -> Role:
         raise Invalid(f"Rôle inconnu « {role} » ; rôles : {', '.join(Role)}.") from None
 
 
-async def create_user(username: str, password: str, role: str) -> int:
-    """A person who logs in; the password is hashed by Piccolo's BaseUser (PBKDF2-SHA256)."""
+async def create_user(
+    username: str,
+    password: str,
+    role: str,
+    *,
+    actor: str | None = None,
+    organisation_id: int | None = None,
+) -> int:
+    """A person who logs in; the password is hashed by Piccolo's BaseUser (PBKDF2-SHA256).
+
+    Given an `actor` (an account made from the accounts page), the creation is an event of the
+    same transaction; a partner account may be linked to its organisation at once.
+    """
     checked = _check_role(role)
     username = username.strip()
     if not username or len(username) > 100:
@@ -114,7 +125,21 @@ async def create_user(username: str, password: str, role: str) -> int:
             superuser=checked == Role.admin,
         )
         await user.save()
-        await StaffRole.insert(StaffRole(user=user.id, role=checked))
+        await StaffRole.insert(StaffRole(user=user.id, role=checked, organisation=organisation_id))
+        if actor is not None:
+            await write_event(
+                None,
+                actor,
+                "account_created",
+                None,
+                None,
+                {
+                    "user_id": user.id,
+                    "username": username,
+                    "role": checked.value,
+                    "organisation_id": organisation_id,
+                },
+            )
     return user.id
 
 

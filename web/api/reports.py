@@ -1,7 +1,7 @@
 """Reports API: the funder report (JSON or a file), the donor report, open data per commune.
 
 Coordinators and admins see every programme; a funder account sees, read-only, the programmes
-whose `funder` field is its own name (case and spaces ignored), and never "all programmes".
+linked to it on the accounts page (loans.reports.visibility), and never "all programmes".
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from litestar.params import Parameter
 
 from inventory.errors import Invalid
 from loans.reports import donor, funder, opendata, render
-from loans.tables import Programme
+from loans.reports.visibility import programmes_visible_to
 from web.roles import MANAGERS, Role
 from web.settings import base_url
 
@@ -32,18 +32,9 @@ def day(value: str, what: str) -> date:
         raise Invalid(f"{what} : date attendue au format AAAA-MM-JJ.") from None
 
 
-def _same(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
-
-
 async def visible_programmes(request: Request) -> list[dict[str, Any]]:
     """The programmes this caller may report on."""
-    rows = await Programme.select(Programme.id, Programme.name, Programme.funder).order_by(
-        Programme.name
-    )
-    if request.user.role == Role.funder:
-        return [r for r in rows if r["funder"] and _same(r["funder"], request.user.name)]
-    return rows
+    return await programmes_visible_to(request.user)
 
 
 async def allowed_programme(request: Request, programme: str) -> int | None:

@@ -14,7 +14,8 @@ from inventory.tables import Donor
 from loans.reports import donor, render
 from loans.reports.charts import report_charts
 from loans.reports.funder import DEFINITIONS
-from web.api.reports import REPORT_READERS, compute, download, visible_programmes
+from loans.reports.visibility import programmes_visible_to
+from web.api.reports import REPORT_READERS, compute, download
 from web.roles import MANAGERS, Role
 from web.settings import base_url
 
@@ -39,7 +40,7 @@ async def _index(request: Request) -> Template:
     return Template(
         "reports.html",
         context={
-            "programmes": await visible_programmes(request),
+            "programmes": await programmes_visible_to(request.user),
             "all_allowed": managers,
             "donors": donors,
             "start": start,
@@ -63,7 +64,7 @@ async def funder_report_page(
         raise Invalid(f"Format attendu : {', '.join(render.FORMATS)}.")
     if request.user.role == Role.funder and programme.strip() in ("", "all"):
         # A funder without a choice gets its own programme (the first one, if several).
-        own = await visible_programmes(request)
+        own = await programmes_visible_to(request.user)
         if not own:
             return await _index(request)
         programme = str(own[0]["id"])
