@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from inventory.db import write_transaction
-from inventory.errors import Invalid, NotFound
+from inventory.devices import write_event
+from inventory.errors import Conflict, Invalid, NotFound
 from loans.tables import Borrower, BorrowerContact, Organisation, Programme
 
 ORGANISATION_KINDS = ("school", "college", "social_centre", "association")
@@ -41,19 +42,60 @@ def _insee(code: str) -> str:
 async def create_organisation(
     name: str, kind: str, commune: str = "", insee_code: str = "", qpv: bool = False
 ) -> dict[str, Any]:
+    values = _organisation_row(name, kind, commune, insee_code, qpv)
+    rows = await Organisation.insert(Organisation(**values, created_at=_now())).returning(
+        *Organisation.all_columns()
+    )
+    return rows[0]
+
+
+def _organisation_row(
+    name: str, kind: str, commune: str, insee_code: str, qpv: bool
+) -> dict[str, Any]:
     if kind not in ORGANISATION_KINDS:
         raise Invalid(f"Type d'organisation inconnu ; types : {', '.join(ORGANISATION_KINDS)}.")
-    rows = await Organisation.insert(
-        Organisation(
-            name=_text(name, 200, "Nom", required=True),
-            kind=kind,
-            commune=_text(commune, 120, "Commune"),
-            insee_code=_insee(insee_code),
-            qpv=qpv,
-            created_at=_now(),
-        )
-    ).returning(*Organisation.all_columns())
-    return rows[0]
+    return dict(
+        name=_text(name, 200, "Nom", required=True),
+        kind=kind,
+        commune=_text(commune, 120, "Commune"),
+        insee_code=_insee(insee_code),
+        qpv=qpv,
+    )
+
+
+async def get_organisation(organisation_id: int) -> dict[str, Any]:
+    row = await Organisation.select().where(Organisation.id == organisation_id).first()
+    if row is None:
+        raise NotFound(f"Organisation {organisation_id} inconnue.")
+    return row
+
+
+async def update_organisation(
+    organisation_id: int,
+    name: str,
+    kind: str,
+    commune: str = "",
+    insee_code: str = "",
+    qpv: bool = False,
+    *,
+    actor: str,
+) -> dict[str, Any]:
+    """Correct an organisation; the event names the fields changed."""
+    values = _organisation_row(name, kind, commune, insee_code, qpv)
+    async with write_transaction(Organisation):
+        before = await get_organisation(organisation_id)
+        changed = sorted(k for k, v in values.items() if before[k] != v)
+        if changed:
+            await Organisation.update(values).where(Organisation.id == organisation_id)
+            await write_event(
+                None,
+                actor,
+                "organisation_updated",
+                None,
+                None,
+                {"organisation": organisation_id, "fields": changed},
+            )
+        return await get_organisation(organisation_id)
 
 
 @dataclass
@@ -209,3 +251,49 @@ async def get_programme(programme_id: int) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"Programme {programme_id} inconnu.")
     return row
+
+
+CONTACT_FIELDS = ("full_name", "email", "phone", "address", "guardian_name", "referent")
+ATTRIBUTE_FIELDS = ("commune", "insee_code", "qpv_resident", "children_count", "school", "is_minor")
+
+
+async def update_borrower(borrower_id: int, data: BorrowerIn, actor: str) -> dict[str, Any]:
+    """Correct a borrower's contact and attributes (its kind and organisation stay); the event
+    `borrower_updated` names the borrower by code and the fields changed, never their values."""
+    async with write_transaction(Borrower):
+        borrower = await get_borrower(borrower_id)
+        if borrower["anonymised_at"] is not None:
+            raise Conflict("Cet emprunteur a été anonymisé : ses données ne se modifient plus.")
+        checked = await check_borrower(
+            BorrowerIn(
+                **{
+                    **data.__dict__,
+                    "kind": borrower["kind"],
+                    "organisation_id": borrower["organisation"],
+                }
+            )
+        )
+        contact = await get_contact(borrower_id) or {}
+        attributes = {k: checked.row[k] for k in ATTRIBUTE_FIELDS}
+        changed = sorted(
+            [k for k in ATTRIBUTE_FIELDS if borrower[k] != attributes[k]]
+            + [k for k in CONTACT_FIELDS if contact.get(k, "") != checked.contact[k]]
+        )
+        if not changed:
+            return borrower
+        await Borrower.update(attributes).where(Borrower.id == borrower_id)
+        if contact:
+            await BorrowerContact.update(checked.contact).where(
+                BorrowerContact.borrower == borrower_id
+            )
+        else:
+            await BorrowerContact.insert(BorrowerContact(borrower=borrower_id, **checked.contact))
+        await write_event(
+            None,
+            actor,
+            "borrower_updated",
+            None,
+            None,
+            {"borrower": borrower["code"], "fields": changed},
+        )
+        return await get_borrower(borrower_id)

@@ -15,9 +15,11 @@ from inventory.errors import Conflict, DomainError, Invalid
 from inventory.states import N_
 from inventory.tags import TagError
 from loans import borrowers, charter, checkout, documents, mediation, queries, returns
-from loans.tables import Borrower, MediationSession, Programme
+from loans.tables import Borrower, MediationSession, Organisation, Programme
 from web.accounts import Principal
 from web.api.loans import decode_image
+from web.pages import borrowers as borrower_pages
+from web.pages.organisations import refusal_context
 from web.roles import LENDING
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
@@ -31,13 +33,20 @@ async def _borrower_choices() -> list[dict[str, Any]]:
     ]
 
 
-async def _checkout_context(form: dict[str, Any] | None = None, error: str | None = None) -> dict:
+async def _checkout_context(
+    form: dict[str, Any] | None = None, error: str | None = None, **extra: Any
+) -> dict:
     try:
         terms = await charter.in_force()
     except DomainError as refusal:
         terms, error = None, error or str(refusal)
     return {
         "borrowers": await _borrower_choices(),
+        "organisations": await Organisation.select(
+            Organisation.id, Organisation.name, Organisation.kind, Organisation.commune
+        )
+        .where(Organisation.archived_at.is_null())
+        .order_by(Organisation.name),
         "programmes": await Programme.select(Programme.id, Programme.name)
         .where(Programme.archived_at.is_null())
         .order_by(Programme.name),
@@ -47,12 +56,27 @@ async def _checkout_context(form: dict[str, Any] | None = None, error: str | Non
         "signer_roles": checkout.SIGNER_ROLES,
         "form": form or {},
         "error": error,
+        "commune_choices": {},
+        **extra,
     }
 
 
 @get("/loans/new", opt={"roles": LENDING}, include_in_schema=False)
-async def checkout_page() -> Template:
-    return Template("checkout.html", context=await _checkout_context())
+async def checkout_page(
+    borrower_id: Annotated[int | None, Parameter(ge=1, le=2**53)] = None,
+    organisation_id: Annotated[int | None, Parameter(ge=1, le=2**53)] = None,
+) -> Template:
+    """The checkout form; `?borrower_id=` or `?organisation_id=` chooses the borrower."""
+    form: dict[str, Any] = {}
+    if borrower_id is not None:
+        form["borrower_id"] = str(borrower_id)
+        chosen = await Borrower.select(Borrower.kind).where(Borrower.id == borrower_id).first()
+        if chosen is not None and chosen["kind"] == "organisation":
+            form["signer_role"] = "school_representative"
+    if organisation_id is not None:
+        form["organisation_id"] = str(organisation_id)
+        form["signer_role"] = "school_representative"
+    return Template("checkout.html", context=await _checkout_context(form))
 
 
 def _text(form: dict[str, Any], key: str, limit: int = 200) -> str:
@@ -60,21 +84,60 @@ def _text(form: dict[str, Any], key: str, limit: int = 200) -> str:
     return value.strip()[:limit] if isinstance(value, str) else ""
 
 
-def _new_borrower(form: dict[str, Any]) -> borrowers.BorrowerIn | None:
-    """The household typed on the form, created with the loan (never before it)."""
-    if not _text(form, "new_full_name"):
-        return None
-    children = _text(form, "new_children", 2)
-    if children and not children.isdigit():
-        raise Invalid("Le nombre d'enfants est un nombre entier, de 0 à 30.")
-    return borrowers.BorrowerIn(
-        full_name=_text(form, "new_full_name"),
-        phone=_text(form, "new_phone", 40),
-        email=_text(form, "new_email"),
-        commune=_text(form, "new_commune", 120),
-        qpv_resident=form.get("new_qpv") == "on",
-        children_count=int(children or 0),
-        is_minor=form.get("new_minor") == "on",
+async def _organisation_borrower(form: dict[str, Any]) -> tuple[int | None, Any]:
+    """An organisation chosen as borrower (a school's class set): its borrower record if it has
+    one, else the borrower to create with the loan."""
+    chosen = _text(form, "organisation_id", 12)
+    if not chosen.isdigit():
+        return None, None
+    organisation = await borrowers.get_organisation(int(chosen))
+    if organisation["archived_at"] is not None:
+        raise Invalid(f"L'organisation « {organisation['name']} » est archivée.")
+    row = await (
+        Borrower.select(Borrower.id)
+        .where(
+            (Borrower.organisation == organisation["id"])
+            & (Borrower.kind == "organisation")
+            & Borrower.anonymised_at.is_null()
+        )
+        .first()
+    )
+    if row is not None:
+        return row["id"], None
+    return None, borrowers.BorrowerIn(kind="organisation", organisation_id=organisation["id"])
+
+
+async def checkout_request(form: dict[str, Any]) -> checkout.CheckoutIn:
+    """The /loans/new form as the checkout's command (the struct POST /api/v1/loans fills): a
+    known borrower, an organisation, or a new household typed on the form (created with the
+    loan, never before it)."""
+    borrower = _text(form, "borrower_id", 12)
+    chosen = [
+        bool(borrower.isdigit()),
+        _text(form, "organisation_id", 12).isdigit(),
+        bool(_text(form, "new_full_name")),
+    ]
+    if sum(chosen) > 1:
+        raise Invalid(
+            "Emprunteur : choisissez un emprunteur connu, une organisation ou un nouveau foyer, "
+            "un seul des trois."
+        )
+    borrower_id = int(borrower) if borrower.isdigit() else None
+    new_borrower = borrower_pages.parse_borrower(form, "new_") if chosen[2] else None
+    if chosen[1]:
+        borrower_id, new_borrower = await _organisation_borrower(form)
+    accessories = [a for a in ACCESSORIES if form.get(f"acc_{a}") == "on"]
+    if _text(form, "accessory_other"):
+        accessories.append(_text(form, "accessory_other", 100))
+    programme = _text(form, "programme_id")
+    return checkout.CheckoutIn(
+        borrower_id=borrower_id,
+        new_borrower=new_borrower,
+        tags=[t for t in _text(form, "tags", 5000).split() if t],
+        programme_id=int(programme) if programme.isdigit() else None,
+        accessories=accessories,
+        condition_out=_text(form, "condition_out", 2000),
+        due_on=_due_on(form),
     )
 
 
@@ -103,25 +166,11 @@ async def checkout_submit(data: Form, principal: Principal) -> Redirect | Templa
     form = {k: v for k, v in data.items() if isinstance(v, str)}
     form.pop("signature_data", None)
     try:
-        new_borrower = _new_borrower(form)
-        borrower = _text(form, "borrower_id")
-        accessories = [a for a in ACCESSORIES if data.get(f"acc_{a}") == "on"]
-        if _text(form, "accessory_other"):
-            accessories.append(_text(form, "accessory_other", 100))
-        programme = _text(form, "programme_id")
-        request = checkout.CheckoutIn(
-            borrower_id=int(borrower) if borrower.isdigit() and new_borrower is None else None,
-            new_borrower=new_borrower,
-            tags=[t for t in _text(form, "tags", 5000).split() if t],
-            programme_id=int(programme) if programme.isdigit() else None,
-            accessories=accessories,
-            condition_out=_text(form, "condition_out", 2000),
-            due_on=_due_on(form),
-        )
+        request = await checkout_request(form)
         loan = await checkout.checkout(request, await _signature(data), principal.actor)
     except (DomainError, TagError) as refusal:
         status = 409 if isinstance(refusal, Conflict) else 422
-        context = await _checkout_context(form, str(refusal))
+        context = await _checkout_context(form, **refusal_context(refusal))
         return Template("checkout.html", context=context, status_code=status)
     return Redirect(f"/loans/{loan['id']}", status_code=303)
 
@@ -166,20 +215,6 @@ async def loan_document(loan_id: int) -> Response[bytes]:
     )
 
 
-@get("/agenda", opt={"roles": LENDING}, include_in_schema=False)
-async def agenda_page(
-    principal: Principal,
-    mediator: Annotated[str | None, Parameter(max_length=120)] = None,
-) -> Template:
-    """A mediator's sessions (their own by default; `?mediator=` for all: empty)."""
-    who = principal.actor if mediator is None else mediator.strip()
-    sessions = await mediation.agenda(date.today(), who or None, days=60)
-    return Template(
-        "agenda.html",
-        context={"sessions": sessions, "mediator": who, "today": date.today()},
-    )
-
-
 RETURN_REASONS = {
     "end": N_("Fin de prêt (l'appareil part à l'effacement)"),
     "repair": N_("Réparation pendant le prêt (rendu au même emprunteur)"),
@@ -216,54 +251,3 @@ async def return_submit(data: Form, principal: Principal) -> Template:
         return Template("checkin.html", context=context, status_code=422)
     context = {"reasons": RETURN_REASONS, "form": {}, "done": loan}
     return Template("checkin.html", context=context)
-
-
-def _session_context(session: dict[str, Any], form: dict[str, Any], error: str | None) -> dict:
-    return {
-        "session": session,
-        "themes": mediation.THEMES,
-        "places": mediation.PLACE_TYPES,
-        "autonomy": mediation.AUTONOMY,
-        "statuses": {k: v for k, v in mediation.STATUSES.items() if k != "planned"},
-        "form": form,
-        "error": error,
-        "today": date.today().isoformat(),
-    }
-
-
-@get("/sessions/{session_id:int}", opt={"roles": LENDING}, include_in_schema=False)
-async def session_page(session_id: int) -> Template:
-    session = await mediation.get_session(session_id)
-    return Template("session.html", context=_session_context(session, {}, None))
-
-
-@post(
-    "/sessions/{session_id:int}", opt={"roles": LENDING}, include_in_schema=False, status_code=303
-)
-async def session_submit(session_id: int, data: Form, principal: Principal) -> Redirect | Template:
-    """Record a session (done, missed, cancelled); same service as the API."""
-    form = {k: v for k, v in data.items() if isinstance(v, str)}
-    themes = [key for key in mediation.THEMES if data.get(f"theme_{key}") == "on"]
-    try:
-        held = _text(form, "held_on", 10)
-        duration = _text(form, "duration_minutes", 4)
-        record = mediation.SessionRecord(
-            status=_text(form, "status", 10),
-            held_on=date.fromisoformat(held) if held else None,
-            mediator=principal.actor,
-            place_type=_text(form, "place_type", 30),
-            duration_minutes=int(duration) if duration.isdigit() else 0,
-            themes=themes,
-            autonomy=_text(form, "autonomy", 30),
-            notes=_text(form, "notes", 1000),
-        )
-        await mediation.record_session(session_id, record, principal.actor)
-    except ValueError:
-        session = await mediation.get_session(session_id)
-        context = _session_context(session, form, "Date de séance invalide.")
-        return Template("session.html", context=context, status_code=422)
-    except DomainError as refusal:
-        session = await mediation.get_session(session_id)
-        context = _session_context(session, form, str(refusal))
-        return Template("session.html", context=context, status_code=422)
-    return Redirect("/agenda", status_code=303)
