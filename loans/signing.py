@@ -13,19 +13,31 @@ from typing import Any
 
 from inventory.db import write_transaction
 from inventory.errors import Conflict, Invalid, NotFound
-from loans import checkout
-from loans.tables import SigningLink
+from loans import borrowers, checkout
+from loans.tables import Borrower, Loan, SigningLink
 
 DEFAULT_HOURS = 72
+# After signing, the link still gives the signer their signed charter, for this long only.
+DOWNLOAD_HOURS = 24
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _new_organisation(request: checkout.CheckoutIn) -> int | None:
+    """The organisation of a borrower record to be made with the loan (it holds no personal
+    data, so the link may carry it); None for anything else."""
+    new = request.new_borrower
+    if new is not None and new.kind == "organisation" and new.organisation_id is not None:
+        return new.organisation_id
+    return None
+
+
 def _request_json(request: checkout.CheckoutIn) -> dict[str, Any]:
     return {
         "borrower_id": request.borrower_id,
+        "organisation_id": _new_organisation(request),
         "tags": list(request.tags),
         "programme_id": request.programme_id,
         "accessories": list(request.accessories),
@@ -34,10 +46,30 @@ def _request_json(request: checkout.CheckoutIn) -> dict[str, Any]:
     }
 
 
-def _request_of(data: dict[str, Any]) -> checkout.CheckoutIn:
+async def _request_of(data: dict[str, Any]) -> checkout.CheckoutIn:
     due = data.get("due_on")
+    borrower_id, new_borrower = data["borrower_id"], None
+    if borrower_id is None and data.get("organisation_id") is not None:
+        # An organisation without a borrower record when the link was made: the record it has
+        # now (another loan may have made it), else one made with this loan.
+        row = await (
+            Borrower.select(Borrower.id)
+            .where(
+                (Borrower.organisation == data["organisation_id"])
+                & (Borrower.kind == "organisation")
+                & Borrower.anonymised_at.is_null()
+            )
+            .first()
+        )
+        if row is not None:
+            borrower_id = row["id"]
+        else:
+            new_borrower = borrowers.BorrowerIn(
+                kind="organisation", organisation_id=data["organisation_id"]
+            )
     return checkout.CheckoutIn(
-        borrower_id=data["borrower_id"],
+        borrower_id=borrower_id,
+        new_borrower=new_borrower,
         tags=data["tags"],
         programme_id=data.get("programme_id"),
         accessories=data.get("accessories", []),
@@ -52,8 +84,11 @@ async def create_link(
     """Check the loan can be made now, and return a fresh token and its expiry."""
     if not 1 <= hours <= 24 * 14:
         raise Invalid("Un lien de signature vit de 1 heure à 14 jours.")
-    if request.borrower_id is None:
-        raise Invalid("Un lien de signature se prépare pour un emprunteur déjà enregistré.")
+    if request.borrower_id is None and _new_organisation(request) is None:
+        raise Invalid(
+            "Un lien de signature se prépare pour un emprunteur déjà enregistré ou une "
+            "organisation : un nouveau foyer signe la charte ici, sur la tablette."
+        )
     await checkout.prepare(request)
     token = secrets.token_urlsafe(32)
     expires_at = datetime.now(UTC) + timedelta(hours=hours)
@@ -68,8 +103,7 @@ async def create_link(
     return token, expires_at
 
 
-async def open_link(token: str) -> tuple[dict[str, Any], checkout.Prepared]:
-    """The link's prepared loan, or why it cannot be used."""
+async def _find(token: str) -> dict[str, Any]:
     row = await (
         SigningLink.select()
         .where(SigningLink.token_sha256 == _digest(token or ""))
@@ -78,11 +112,21 @@ async def open_link(token: str) -> tuple[dict[str, Any], checkout.Prepared]:
     )
     if row is None:
         raise NotFound("Lien de signature inconnu.")
+    return row
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def open_link(token: str) -> tuple[dict[str, Any], checkout.Prepared]:
+    """The link's prepared loan, or why it cannot be used."""
+    row = await _find(token)
     if row["used_at"] is not None:
         raise Conflict("Ce lien de signature a déjà servi.")
     if row["expires_at"] < datetime.now(UTC):
         raise Conflict("Ce lien de signature a expiré : demandez-en un nouveau.")
-    return row, await checkout.prepare(_request_of(row["request"]))
+    return row, await checkout.prepare(await _request_of(row["request"]))
 
 
 async def sign(token: str, image: bytes, signer_name: str, signer_role: str) -> dict[str, Any]:
@@ -97,7 +141,7 @@ async def sign(token: str, image: bytes, signer_name: str, signer_role: str) -> 
         if not used:
             raise Conflict("Ce lien de signature a déjà servi.")
         loan = await checkout.checkout(
-            _request_of(row["request"]),
+            await _request_of(row["request"]),
             checkout.SignatureIn("link", image, signer_name, signer_role),
             f"lien:{row['created_by']}",
         )
@@ -105,3 +149,25 @@ async def sign(token: str, image: bytes, signer_name: str, signer_role: str) -> 
             SigningLink.id == row["id"]
         )
         return loan
+
+
+async def signed_loan(token: str, now: datetime | None = None) -> dict[str, Any]:
+    """The loan signed through this link, for its signer to download the signed charter: only
+    with the token, and only for DOWNLOAD_HOURS after signing."""
+    row = await _find(token)
+    if row["used_at"] is None or row["loan_id"] is None:
+        raise NotFound("Cette charte n'est pas encore signée.")
+    now = now or datetime.now(UTC)
+    if _as_utc(row["used_at"]) + timedelta(hours=DOWNLOAD_HOURS) < now:
+        raise Conflict(
+            f"La charte signée ne se télécharge plus par ce lien ({DOWNLOAD_HOURS} heures après "
+            "la signature) : demandez-la à l'association."
+        )
+    loan = await Loan.select().where(Loan.id == row["loan_id"]).first()
+    if loan is None:
+        raise NotFound("Prêt introuvable.")
+    return {
+        **loan,
+        "signed_at": row["used_at"],
+        "available_until": _as_utc(row["used_at"]) + timedelta(hours=DOWNLOAD_HOURS),
+    }

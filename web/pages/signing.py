@@ -1,55 +1,142 @@
-"""The one-time signing link: public page (the token is the credential), canvas, submit."""
+"""One-time signing links: made from a loan in preparation (staff), then the public page (the token
+is the credential), its canvas, and the signed charter for its signer to download for a while."""
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from litestar import get, post
+import segno
+from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Template
 
-from inventory.errors import DomainError
+from inventory.errors import Conflict, DomainError, NotFound
 from inventory.tags import TagError
-from loans import charter, checkout, signing
+from loans import charter, checkout, documents, signing
+from web.accounts import Principal
 from web.api.loans import decode_image
+from web.pages import loans as loan_pages
+from web.pages.organisations import refusal_context
+from web.roles import LENDING
+from web.settings import base_url
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+TOKEN_LIMIT = 100
+
+
+def _origin(request: Request) -> str:
+    """Where the borrower's phone reaches this server: REEMPLOI_BASE_URL, else this request's."""
+    if os.environ.get("REEMPLOI_BASE_URL"):
+        return base_url()
+    return str(request.base_url).rstrip("/")
+
+
+def qr_data_uri(url: str) -> str:
+    return segno.make(url, error="m").svg_data_uri(scale=6, border=4, dark="#000", light="#fff")
+
+
+@post("/loans/links", opt={"roles": LENDING}, include_in_schema=False, status_code=200)
+async def link_create(request: Request, data: Form, principal: Principal) -> Template:
+    """The checkout form, sent with "Créer un lien de signature": the loan is checked as for a
+    checkout, nothing is lent; the borrower signs later through the link."""
+    form = {k: v for k, v in data.items() if isinstance(v, str) and k != "signature_data"}
+    try:
+        command = await loan_pages.checkout_request(form)  # the checkout's own form parsing
+        token, expires_at = await signing.create_link(command, principal.actor)
+        _, prepared = await signing.open_link(token)
+    except (DomainError, TagError) as refusal:
+        status = 409 if isinstance(refusal, Conflict) else 422
+        context = await loan_pages._checkout_context(form, **refusal_context(refusal))
+        return Template("checkout.html", context=context, status_code=status)
+    url = f"{_origin(request)}/sign/{token}"
+    hours = round((expires_at - datetime.now(UTC)).total_seconds() / 3600)
+    return Template(
+        "sign_link.html",
+        context={
+            "url": url,
+            "qr": qr_data_uri(url),
+            "expires_at": expires_at,
+            "hours": hours,
+            "prepared": prepared,
+        },
+    )
 
 
 async def _context(token: str, error: str | None = None, form: dict | None = None) -> dict:
     try:
         _, prepared = await signing.open_link(token)
     except (DomainError, TagError) as refusal:
-        return {"closed": str(refusal), "error": None}
+        return {"closed": str(refusal), "error": None, "signed": await _signed(token)}
     return {
         "closed": None,
         "token": token,
         "prepared": prepared,
         "charter_html": charter.to_html(prepared.charter["text"]),
         "signer_roles": checkout.SIGNER_ROLES,
-        "form": form or {},
+        "form": form or {"signer_role": _likely_signer(prepared.borrower)},
         "error": error,
     }
 
 
+def _likely_signer(borrower: dict[str, Any]) -> str:
+    """The signer's role preselected: a school's representative, a minor's guardian, or self."""
+    if borrower["kind"] == "organisation":
+        return "school_representative"
+    return "legal_guardian" if borrower.get("is_minor") else "self"
+
+
+async def _signed(token: str) -> dict[str, Any] | None:
+    """The loan signed through this link while its signer may still download the charter."""
+    try:
+        return {"token": token, **await signing.signed_loan(token)}
+    except DomainError:
+        return None
+
+
 @get("/sign/{token:str}", opt={"public": True}, include_in_schema=False)
 async def signing_page(token: str) -> Template:
-    context = await _context(token[:100])
+    context = await _context(token[:TOKEN_LIMIT])
     return Template("sign.html", context=context, status_code=410 if context["closed"] else 200)
 
 
 @post("/sign/{token:str}", opt={"public": True}, include_in_schema=False, status_code=200)
 async def signing_submit(token: str, data: Form) -> Template:
     """Sign through the link; the link is spent only when the loan is made."""
+    token = token[:TOKEN_LIMIT]
     form = {k: v for k, v in data.items() if isinstance(v, str) and k != "signature_data"}
     name = str(data.get("signer_name", ""))[:200]
     role = str(data.get("signer_role", ""))[:30]
     drawn = str(data.get("signature_data", ""))[:9_000_000]
     try:
         image = decode_image(drawn) if drawn else b""
-        loan = await signing.sign(token[:100], image, name, role)
+        await signing.sign(token, image, name, role)
     except (DomainError, TagError) as refusal:
-        context = await _context(token[:100], str(refusal), form)
+        context = await _context(token, str(refusal), form)
         return Template("sign.html", context=context, status_code=422)
-    return Template("signed.html", context={"loan": loan})
+    return Template("signed.html", context={"signed": await _signed(token)})
+
+
+@get("/sign/{token:str}/charte.pdf", opt={"public": True}, include_in_schema=False)
+async def signed_charter_pdf(token: str) -> Response[bytes] | Template:
+    """The signed charter, for whoever holds the link, for a day after signing; never listed."""
+    try:
+        loan = await signing.signed_loan(token[:TOKEN_LIMIT])
+    except DomainError as refusal:
+        status = 404 if isinstance(refusal, NotFound) else 410
+        return Template(
+            "sign.html", context={"closed": str(refusal), "signed": None}, status_code=status
+        )
+    return Response(
+        documents.read(loan["document_sha256"]),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="charte-signee-{loan["id"]}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+ROUTES: list[Any] = [signing_page, signing_submit, link_create, signed_charter_pdf]
