@@ -263,3 +263,23 @@ async def audit_borrowers(today: date | None = None) -> list[Violation]:
             )
             found.append(Violation("privacy", person["code"], sentence))
     return found
+
+
+async def audit_sessions() -> list[Violation]:
+    """No planned session on a closed loan: closing a loan cancels them (with the reason)."""
+    rows = await MediationSession.select(
+        MediationSession.id, MediationSession.loan, MediationSession.label
+    ).where(
+        (MediationSession.status == "planned")
+        & MediationSession.loan.is_not_null()
+        & (MediationSession.loan.status == "closed")
+    )
+    return [
+        Violation(
+            "sessions",
+            f"séance {r['id']}",
+            f"La séance « {r['label']} » est encore prévue alors que le prêt n° {r['loan']} "
+            "est clôturé : elle aurait dû être annulée.",
+        )
+        for r in rows
+    ]

@@ -11,10 +11,12 @@ from inventory.db import write_transaction
 from inventory.errors import Conflict, Invalid, NotFound
 from inventory.states import DeviceState
 from inventory.tables import Device
-from loans import queries
+from loans import mediation, queries
 from loans.tables import Loan, LoanDevice, RepairTicket
 
-OUTCOMES = ("repaired", "swapped")
+OUTCOMES = ("repaired", "swapped", "not_repairable")
+# A device not worth repairing outside a loan leaves the fleet for one of these reasons.
+SCRAP_REASONS = ("parts", "recycled_weee")
 
 
 def _now() -> datetime:
@@ -69,11 +71,15 @@ async def close_ticket(
     parts: str = "",
     actor: str,
     swap_tag: str | None = None,
+    retire_reason: str = "parts",
 ) -> dict[str, Any]:
-    """Close a ticket: `repaired` (back to the borrower, or to `ready` in the workshop) or
-    `swapped` (a ready device replaces it on the loan)."""
+    """Close a ticket: `repaired` (back to the borrower, or to `ready` in the workshop),
+    `swapped` (a ready device replaces it on the loan) or `not_repairable` (on a loan, swapped;
+    in the workshop, retired for parts or recycling)."""
     if outcome not in OUTCOMES:
-        raise Invalid("Issue attendue : repaired (réparé) ou swapped (échangé).")
+        raise Invalid("Issue attendue : réparé, échangé ou non réparable.")
+    if retire_reason not in SCRAP_REASONS:
+        raise Invalid("Un appareil non réparable part en pièces détachées ou au recyclage DEEE.")
     if not (actions or "").strip():
         raise Invalid("Décrivez les actions menées.")
     if outcome == "swapped" and not swap_tag:
@@ -97,9 +103,22 @@ async def close_ticket(
                 note=f"Ticket {ticket_id}",
                 loan_id=loan_id,
             )
+        elif outcome == "not_repairable" and loan_id is None:
+            await devices.apply_transition(
+                device["asset_tag"],
+                "retire",
+                actor,
+                reason=retire_reason,
+                note=f"Ticket {ticket_id} : non réparable",
+            )
         else:
             if loan_id is None:
                 raise Conflict("Un échange ne se fait que pour un appareil en prêt.")
+            if not swap_tag:
+                raise Invalid(
+                    "Un appareil prêté non réparable est échangé : scannez l'appareil de "
+                    "remplacement."
+                )
             swap_device = (await swap(loan_id, device, swap_tag or "", actor))["id"]
         await RepairTicket.update(
             {
@@ -130,5 +149,26 @@ async def close_loan_if_done(loan_id: int, actor: str) -> bool:
     await Loan.update({Loan.status: "closed", Loan.closed_at: _now()}).where(
         (Loan.id == loan_id) & (Loan.status == "open")
     )
+    # Its planned sessions are cancelled with the reason, then the loan's closing is written.
+    await mediation.cancel_sessions_of_loan(loan_id, await _closing_reason(loan_id), actor)
     await devices.write_event(None, actor, "loan_closed", None, None, {}, loan_id=loan_id)
     return True
+
+
+CLOSING_REASONS = {
+    "lost": "Prêt clôturé : appareil perdu",
+    "stolen": "Prêt clôturé : appareil volé",
+    "returned": "Prêt clôturé : appareil rendu",
+}
+
+
+async def _closing_reason(loan_id: int) -> str:
+    """Why a loan closed, in words, for the sessions it cancels: loss or theft first."""
+    outcomes = {
+        r["outcome"]
+        for r in await LoanDevice.select(LoanDevice.outcome).where(LoanDevice.loan == loan_id)
+    }
+    for outcome, sentence in CLOSING_REASONS.items():
+        if outcome in outcomes:
+            return sentence
+    return "Prêt clôturé"

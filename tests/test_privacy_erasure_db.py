@@ -192,6 +192,9 @@ def history(url: str, tokens: dict[str, str], person: Person) -> dict[str, Any]:
     )
     image = hashlib.sha256(signature_png()).hexdigest()
     # Repair during the loan: the phone in the fault, the name in the actions.
+    # Its follow-up, looked up while planned: closing the loan cancels it, and it is recorded after.
+    planned = ok(mediator.get("/api/v1/sessions", params={"days": 60}))
+    follow_up = [s for s in planned if s["loan"] == loan["id"]][0]
     ok(
         mediator.post(
             "/api/v1/loans/returns",
@@ -236,8 +239,6 @@ def history(url: str, tokens: dict[str, str], person: Person) -> dict[str, Any]:
             },
         )
     )
-    planned = ok(mediator.get("/api/v1/sessions", params={"days": 60}))
-    follow_up = [s for s in planned if s["loan"] == loan["id"]][0]
     record = {
         "status": "done",
         "held_on": today.isoformat(),

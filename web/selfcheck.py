@@ -21,5 +21,6 @@ async def audit() -> list[Violation]:
     found += certificate_found
     found += loans_audit.unreferenced_files(documents.folder(), loan_files | certificate_files)
     found += await loans_audit.audit_borrowers()
+    found += await loans_audit.audit_sessions()
     found += await dangling_references(Finder().get_table_classes())
     return found
