@@ -10,7 +10,8 @@ from inventory import lifecycle
 from inventory.db import contains, write_transaction
 from inventory.errors import Conflict, Invalid, NotFound
 from inventory.history import DISK_SANITIZED, IMAGE_VERIFIED, PastEvent, storage_facts
-from inventory.states import KINDS_WITHOUT_STORAGE, DeviceKind, DeviceState
+from inventory.kinds import parse_kind
+from inventory.states import KIND_LABELS_FR, KINDS_WITHOUT_STORAGE, DeviceKind, DeviceState, Grade
 from inventory.tables import Device, Disk, Event
 from inventory.tags import parse_tag
 
@@ -78,6 +79,7 @@ async def apply_transition(
     expected_version: int | None = None,
     domain_facts: dict[str, Any] | None = None,
     loan_id: int | None = None,
+    details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Apply a named transition and write its event in the same transaction (invariants 3, 7).
 
@@ -110,7 +112,7 @@ async def apply_transition(
             raise Conflict(
                 f"L'appareil {device['asset_tag']} vient d'être modifié par une autre opération."
             )
-        payload: dict[str, Any] = {"transition": transition}
+        payload: dict[str, Any] = {**(details or {}), "transition": transition}
         if reason:
             payload["reason"] = reason
         if note:
@@ -119,6 +121,94 @@ async def apply_transition(
             payload["custody_change"] = True
         await write_event(device["id"], actor, transition, state, target, payload, loan_id=loan_id)
         return await Device.select().where(Device.id == device["id"]).first().output(load_json=True)
+
+
+DEVICE_EDITED = "device_edited"
+EDITABLE = ("brand", "model", "serial", "kind", "grade")
+# States where a device is taken to hold no data: a kind that gains storage must be wiped first.
+_PAST_WIPING = frozenset(
+    {DeviceState.wiped, DeviceState.imaged, DeviceState.ready, DeviceState.loaned}
+    | {DeviceState.in_repair}
+)
+
+
+@dataclass(frozen=True)
+class DeviceEdit:
+    """What a technician may correct on a device; `version` is the one the form was read at."""
+
+    version: int
+    brand: str = ""
+    model: str = ""
+    serial: str = ""
+    kind: str = DeviceKind.laptop
+    grade: str = Grade.unknown
+
+
+def check_edit(data: DeviceEdit) -> DeviceEdit:
+    """The edit as it will be stored, or Invalid naming the wrong field; writes nothing."""
+    fields = {"brand": (data.brand, 80, "Marque"), "model": (data.model, 120, "Modèle")}
+    fields["serial"] = (data.serial, 80, "Numéro de série")
+    for value, limit, words in fields.values():
+        if len(value.strip()) > limit:
+            raise Invalid(f"{words} : {limit} caractères au plus.")
+    if data.grade not in Grade.__members__.values():
+        raise Invalid("Grade attendu : A, B, C ou « ? » (non évalué).")
+    return DeviceEdit(
+        version=data.version,
+        brand=data.brand.strip(),
+        model=data.model.strip(),
+        serial=data.serial.strip(),
+        kind=parse_kind(data.kind),
+        grade=data.grade,
+    )
+
+
+async def edit_device(code: str, data: DeviceEdit, actor: str) -> dict[str, Any]:
+    """Correct brand, model, serial, kind or grade; the `device_edited` event keeps before and
+    after, in the same transaction. A form read at an older version is refused (409)."""
+    edit = check_edit(data)
+    async with write_transaction(Device):
+        device = await get_device(code)
+        if device["version"] != edit.version:
+            raise Conflict(
+                f"L'appareil {device['asset_tag']} a été modifié par quelqu'un d'autre depuis "
+                "l'ouverture du formulaire : rechargez la fiche et refaites la correction."
+            )
+        after = {field: getattr(edit, field) for field in EDITABLE}
+        changed = {f: v for f, v in after.items() if device[f] != v}
+        if not changed:
+            raise Invalid("Aucune modification : les valeurs sont celles déjà enregistrées.")
+        gains_storage = DeviceKind(device["kind"]) in KINDS_WITHOUT_STORAGE and (
+            DeviceKind(edit.kind) not in KINDS_WITHOUT_STORAGE
+        )
+        if gains_storage and DeviceState(device["state"]) in _PAST_WIPING:
+            facts = await device_facts({**device, "kind": edit.kind})
+            if not (facts.disks_sanitized and facts.image_verified):
+                words = KIND_LABELS_FR[DeviceKind(edit.kind)]
+                raise Conflict(
+                    f"{device['asset_tag']} deviendrait « {words} »,"
+                    " un appareil avec stockage, sans effacement : renvoyez-le d'abord à "
+                    "l'effacement."
+                )
+        updated = (
+            await Device.update(
+                {
+                    **{getattr(Device, f): v for f, v in changed.items()},
+                    Device.version: Device.version + 1,
+                    Device.updated_at: now(),
+                }
+            )
+            .where((Device.id == device["id"]) & (Device.version == edit.version))
+            .returning(Device.id)
+        )
+        if not updated:
+            raise Conflict(f"L'appareil {device['asset_tag']} vient d'être modifié par ailleurs.")
+        payload = {
+            "before": {f: device[f] for f in changed},
+            "after": changed,
+        }
+        await write_event(device["id"], actor, DEVICE_EDITED, None, None, payload)
+        return await get_device(code)
 
 
 async def write_event(

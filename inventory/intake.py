@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -11,6 +11,7 @@ from inventory.db import write_transaction
 from inventory.devices import now, write_event
 from inventory.errors import Conflict, Invalid
 from inventory.history import REGISTERED
+from inventory.kinds import parse_kind
 from inventory.states import DeviceKind, DeviceState, DonorKind
 from inventory.tables import Device, Donation, Donor, Site, TagCounter
 from inventory.tags import format_tag, parse_tag
@@ -113,9 +114,7 @@ async def register_donation(
     donor = check_donor(new_donor) if new_donor is not None else None
     if not 1 <= len(devices) <= MAX_DEVICES_PER_DONATION:
         raise Invalid(f"Un don compte de 1 à {MAX_DEVICES_PER_DONATION} appareils.")
-    for spec in devices:
-        if spec.kind not in DeviceKind.__members__.values():
-            raise Invalid(f"Type d'appareil inconnu : « {spec.kind} ».")
+    devices = [replace(spec, kind=parse_kind(spec.kind)) for spec in devices]
     if received_on > date.today():
         raise Invalid("La date de réception ne peut pas être dans le futur.")
     async with write_transaction(Donation):
@@ -187,8 +186,7 @@ async def register_tagged_device(
     tag = parse_tag(code)
     if tag.prefix != config.tag_prefix():
         raise Invalid(f"L'étiquette {tag} porte le préfixe d'un autre atelier.")
-    if spec.kind not in DeviceKind.__members__.values():
-        raise Invalid(f"Type d'appareil inconnu : « {spec.kind} ».")
+    spec = replace(spec, kind=parse_kind(spec.kind))
     async with write_transaction(Device):
         if await Device.exists().where(Device.asset_tag == str(tag)):
             raise Conflict(f"L'étiquette {tag} est déjà enregistrée.")

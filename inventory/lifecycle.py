@@ -112,16 +112,25 @@ def _no_open_loan(facts: Facts) -> str | None:
 
 
 WORKSHOP_REASONS = frozenset(
-    {RetirementReason.parts, RetirementReason.recycled_weee, RetirementReason.given}
+    {
+        RetirementReason.parts,
+        RetirementReason.recycled_weee,
+        RetirementReason.given,
+        RetirementReason.sold,
+    }
 )
+# A device that leaves with a person must leave without anyone's data.
+LEAVES_WITH_A_PERSON = frozenset({RetirementReason.given, RetirementReason.sold})
 LOSS_REASONS = frozenset({RetirementReason.lost, RetirementReason.stolen})
 
 
 def _workshop_retirement(facts: Facts) -> str | None:
     if facts.reason not in WORKSHOP_REASONS:
-        return "Motif de sortie attendu : pièces, recyclage DEEE ou don."
-    if facts.reason == RetirementReason.given and facts.has_storage and not facts.disks_sanitized:
-        return "Un appareil donné doit d'abord être effacé : aucune donnée ne part avec lui."
+        return "Motif de sortie attendu : pièces détachées, recyclage DEEE, don ou vente."
+    if facts.reason in LEAVES_WITH_A_PERSON and facts.has_storage and not facts.disks_sanitized:
+        return (
+            "Un appareil donné ou vendu doit d'abord être effacé : aucune donnée ne part avec lui."
+        )
     return None
 
 

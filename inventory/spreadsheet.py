@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from inventory.errors import Invalid
 from inventory.intake import MAX_DEVICES_PER_DONATION, DeviceSpec
-from inventory.states import DeviceKind
+from inventory.kinds import parse_kind
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 # A 2000-device sheet expands to about 1 MB of XML; more is a compression bomb.
@@ -28,20 +28,6 @@ HEADERS = {
     "model": {"model", "modele"},
     "serial": {"serial", "serie", "numero de serie", "n de serie", "numero serie", "sn"},
 }
-KIND_ALIASES = {
-    "portable": DeviceKind.laptop,
-    "ordinateur portable": DeviceKind.laptop,
-    "fixe": DeviceKind.desktop,
-    "tour": DeviceKind.desktop,
-    "ordinateur fixe": DeviceKind.desktop,
-    "tout-en-un": DeviceKind.all_in_one,
-    "tout en un": DeviceKind.all_in_one,
-    "tablette": DeviceKind.tablet,
-    "ecran": DeviceKind.screen,
-    "moniteur": DeviceKind.screen,
-    "station d'accueil": DeviceKind.dock,
-    "autre": DeviceKind.other,
-}
 
 
 def _plain(text: object) -> str:
@@ -50,14 +36,7 @@ def _plain(text: object) -> str:
 
 
 def _kind(value: object, row: int) -> str:
-    text = _plain(value)
-    if not text:
-        return DeviceKind.laptop
-    if text in DeviceKind.__members__.values():
-        return text
-    if text in KIND_ALIASES:
-        return KIND_ALIASES[text]
-    raise Invalid(f"Ligne {row} : type d'appareil inconnu « {value} ».")
+    return parse_kind(value, f"Ligne {row} : ")
 
 
 def _cells(row: Iterable[object], number: int) -> list[object]:

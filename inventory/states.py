@@ -77,6 +77,17 @@ class RetirementReason(StrEnum):
     lost = "lost"
     stolen = "stolen"
     given = "given"
+    sold = "sold"
+
+
+RETIREMENT_LABELS_FR: dict[RetirementReason, str] = {
+    RetirementReason.parts: N_("Pièces détachées"),
+    RetirementReason.recycled_weee: N_("Recyclage DEEE"),
+    RetirementReason.lost: N_("Perdu"),
+    RetirementReason.stolen: N_("Volé"),
+    RetirementReason.given: N_("Donné"),
+    RetirementReason.sold: N_("Vendu"),
+}
 
 
 class Transport(StrEnum):

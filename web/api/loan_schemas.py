@@ -106,10 +106,12 @@ class ReturnBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class RepairCloseBody(msgspec.Struct, forbid_unknown_fields=True):
-    outcome: Literal["repaired", "swapped"]
+    outcome: Literal["repaired", "swapped", "not_repairable"]
     actions: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
     parts: Annotated[str, msgspec.Meta(max_length=1000)] = ""
     swap_tag: Tag | None = None
+    # Outside a loan, a device not worth repairing leaves the fleet for parts or recycling.
+    retire_reason: Literal["parts", "recycled_weee"] = "parts"
 
 
 class SessionBody(msgspec.Struct, forbid_unknown_fields=True):

@@ -24,6 +24,7 @@ from loans import (
     reminders,
     signing,
 )
+from loans import programmes as programme_service
 from loans import repairs as repair_service
 from loans import returns as return_service
 from loans.tables import Borrower, Organisation, Programme, RepairTicket
@@ -139,21 +140,22 @@ class ProgrammeController(Controller):
         return await query.output(load_json=True)
 
     @post("/", opt={"roles": MANAGERS})
-    async def create_programme(self, data: ProgrammeIn) -> dict[str, Any]:
-        followups = (
-            [{"label": f.label, "days": f.days} for f in data.followups]
-            if data.followups is not None
-            else None
-        )
-        return await borrowers.create_programme(
-            data.name,
-            data.funder,
+    async def create_programme(self, data: ProgrammeIn, principal: Principal) -> dict[str, Any]:
+        """The page's rules and event: loans.programmes is the one way in."""
+        fields = programme_service.ProgrammeFields(
+            name=data.name,
+            funder=data.funder,
             starts_on=data.starts_on,
             ends_on=data.ends_on,
-            followups=followups,
+            followups=(
+                [{"label": f.label, "days": f.days} for f in data.followups]
+                if data.followups is not None
+                else None
+            ),
             default_loan_days=data.default_loan_days,
             deposit_cents=data.deposit_cents,
         )
+        return await programme_service.create(fields, principal.actor)
 
     @post("/{programme_id:int}/archive", opt={"roles": MANAGERS}, status_code=200)
     async def archive(
@@ -305,6 +307,7 @@ class RepairController(Controller):
             parts=data.parts,
             actor=principal.actor,
             swap_tag=data.swap_tag,
+            retire_reason=data.retire_reason,
         )
 
 
