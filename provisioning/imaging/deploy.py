@@ -19,8 +19,16 @@ from typing import Any
 import paramiko
 
 from inventory import devices
-from inventory.errors import DomainError, Invalid
-from provisioning.imaging import images, inventory_collect, jobs, personalise, profiles, remote_wipe
+from inventory.errors import Conflict, DomainError, Invalid
+from provisioning.imaging import (
+    catalogue,
+    images,
+    inventory_collect,
+    jobs,
+    personalise,
+    profiles,
+    remote_wipe,
+)
 from provisioning.imaging.hostkeys import PinnedKeyPolicy, load_pins
 from provisioning.imaging.tables import JobStatus
 from provisioning.imaging.target_agent import internal
@@ -114,6 +122,8 @@ class Batch:
 async def prepare(image_name: str, profile_name: str, targets: list[Target], actor: str) -> Batch:
     """Check the request and create one queued job per target (nothing is contacted yet)."""
     image = await images.get_image(image_name)
+    if await catalogue.is_retired(image):
+        raise Conflict(f"L'image {image['name']} est retirée : choisissez-en une autre.")
     profile = profiles.get_profile(profile_name)
     if not targets:
         raise Invalid("Aucune cible : donnez au moins une adresse.")

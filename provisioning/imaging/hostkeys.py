@@ -35,8 +35,11 @@ def parse_public_key(line: str) -> paramiko.PKey:
         raise Invalid("Clé publique illisible : attendu « type base64 ».")
     try:
         return paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1]))
-    except Exception as error:
-        raise Invalid(f"Clé publique illisible : {error}") from None
+    except Exception:
+        raise Invalid(
+            "Clé publique illisible : attendu une ligne « ssh-ed25519 AAAA… » telle que "
+            "l'affiche ssh-keygen."
+        ) from None
 
 
 class PinnedKeyPolicy(paramiko.MissingHostKeyPolicy):

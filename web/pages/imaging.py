@@ -1,32 +1,91 @@
-"""The imaging page: images, pinned host keys, and deployments with their live progress."""
+"""The imaging page: images, pinned host keys, and deployments with their live progress.
+
+Every refusal is a French sentence: the domain's own, or one of this module's for what is not
+the domain's (a malformed form, the workshop's SSH key missing); raw exception text never shows.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
+import msgspec
 from litestar import get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from inventory.errors import DomainError, Invalid
+from inventory.states import N_
 from inventory.tags import TagError
-from provisioning.imaging import deploy, hostkeys, images, jobs, profiles
+from provisioning.imaging import catalogue, deploy, enrolment, hostkeys, jobs, profiles
 from web.accounts import Principal
 from web.api.imaging import DeploymentIn, TargetIn, start_deployment
+from web.i18n import gettext as _
+from web.pages.wiping import duration_words, size_words, speed_words
 from web.roles import MANAGERS, WORKSHOP
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
+JOB_STATUS_WORDS = {
+    "queued": N_("En attente"),
+    "running": N_("En cours"),
+    "passed": N_("Réussi"),
+    "failed": N_("Échoué"),
+}
+PYTHON_ERROR = re.compile(r"^[A-Za-z_.]*(Error|Exception|Interrupt|Exit)\b")
+LOST = "connexion SSH perdue ou refusée"
 
-async def _context(error: str | None = None, form: dict[str, Any] | None = None) -> dict:
+
+def reason_words(reason: str) -> str:
+    """A job's reason as a sentence: the services' own sentences, and words for the rest."""
+    text = (reason or "").strip()
+    if not text:
+        return ""
+    if text.startswith(LOST):
+        return _(
+            "La connexion SSH a été perdue ou refusée : vérifiez que le PC est démarré sur le "
+            "système live et joignable, puis relancez."
+        )
+    if PYTHON_ERROR.match(text) or "Traceback" in text or "[Errno" in text:
+        return _(
+            "L'installation s'est arrêtée sur une erreur imprévue ; le journal du serveur en "
+            "garde le détail. Relancez, et signalez-la si elle revient."
+        )
+    return text
+
+
+def job_words(job: dict[str, Any]) -> dict[str, Any]:
+    status = job["status"]
+    total = job["bytes_total"] or 0
     return {
-        "images": await images.list_images(),
+        "id": job["id"],
+        "status_text": _(JOB_STATUS_WORDS[status]) if status in JOB_STATUS_WORDS else status,
+        "phase_text": _(jobs.PHASES[job["phase"]]) if job["phase"] in jobs.PHASES else "",
+        "bytes_text": _("{done} sur {total}").format(
+            done=size_words(job["bytes_done"]), total=size_words(total)
+        ),
+        "rate_text": speed_words(job["rate"]) if status == "running" else "",
+        "eta_text": (
+            _("environ {duration}").format(duration=duration_words(job["eta_seconds"]))
+            if status == "running" and job["eta_seconds"]
+            else ""
+        ),
+        "reason_text": reason_words(job["reason"]),
+    }
+
+
+async def _context(
+    error: str | None = None, form: dict[str, Any] | None = None, field: str = ""
+) -> dict:
+    recent = await jobs.recent(50)
+    return {
+        "images": await catalogue.offered(),
         "pins": await hostkeys.list_pins(),
         "profiles": list(profiles.PROFILES.values()),
-        "jobs": await jobs.recent(50),
-        "phases": jobs.PHASES,
+        "jobs": [{**j, **job_words(j)} for j in recent],
         "error": error,
+        "error_field": field,
         "form": form or {},
     }
 
@@ -36,35 +95,111 @@ async def imaging_page() -> Template:
     return Template("imaging.html", context=await _context())
 
 
+@get("/imaging/jobs.json", opt={"roles": WORKSHOP}, include_in_schema=False)
+async def imaging_jobs() -> dict[str, Any]:
+    """The recent deployments in words, for the page's live refresh (web/static/imaging.js)."""
+    return {"jobs": [job_words(j) for j in await jobs.recent(50)]}
+
+
 def _text(form: dict[str, Any], key: str, limit: int) -> str:
     value = form.get(key, "")
     return value.strip()[:limit] if isinstance(value, str) else ""
 
 
+def _refusal(error: Exception) -> str:
+    """A domain refusal's sentence; anything that carries Python's own words gets ours."""
+    text = str(error)
+    if not text or PYTHON_ERROR.match(text) or "[Errno" in text:
+        return _("La demande n'a pas pu aboutir ; vérifiez les champs et recommencez.")
+    return text
+
+
 @post("/imaging/deploy", opt={"roles": WORKSHOP}, include_in_schema=False, status_code=303)
 async def start_from_page(data: Form, principal: Principal) -> Redirect | Template:
+    field = "targets"
     try:
         lines = [x for x in _text(data, "targets", 20000).splitlines() if x.strip()]
         if not lines or len(lines) > 100:
-            raise Invalid("Donnez de 1 à 100 cibles, une par ligne.")
+            raise Invalid(_("Donnez de 1 à 100 cibles, une par ligne."))
         targets = [deploy.parse_target(line) for line in lines]
-        request = DeploymentIn(
-            image=_text(data, "image", 80) or "-",
-            profile=_text(data, "profile", 40) or "-",
-            targets=[TargetIn(tag=t.tag, host=t.host, port=t.port, disk=t.disk) for t in targets],
-        )
+        try:
+            request = msgspec.convert(
+                {
+                    "image": _text(data, "image", 80),
+                    "profile": _text(data, "profile", 40),
+                    "targets": [
+                        msgspec.to_builtins(
+                            TargetIn(tag=t.tag, host=t.host, port=t.port, disk=t.disk)
+                        )
+                        for t in targets
+                    ],
+                },
+                DeploymentIn,
+            )
+        except msgspec.ValidationError as invalid:
+            where = str(invalid)
+            field = "image" if "$.image" in where else "profile" if "$.profile" in where else field
+            raise Invalid(
+                _(
+                    "Choisissez une image et un profil, et des cibles "
+                    "ÉTIQUETTE@ADRESSE[:PORT][=DISQUE]."
+                )
+            ) from None
+        field = ""
+        try:
+            deploy.workshop_key()
+        except Invalid:
+            raise Invalid(
+                _(
+                    "La clé SSH de l'atelier est absente ou illisible sur le serveur : demandez à "
+                    "l'administrateur de l'installer (REEMPLOI_SSH_KEY ou ssh/id_ed25519 dans le "
+                    "dossier de données)."
+                )
+            ) from None
         await start_deployment(request, principal.actor)
     except (DomainError, TagError) as error:
-        return Template("imaging.html", context=await _context(str(error), data), status_code=422)
+        return Template(
+            "imaging.html", context=await _context(_refusal(error), data, field), status_code=422
+        )
     return Redirect("/imaging")
+
+
+def _port(form: dict[str, Any]) -> int:
+    text = _text(form, "port", 6) or "22"
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise Invalid(_("Le port SSH est un nombre de 1 à 65535."))
+    return int(text)
 
 
 @post("/imaging/host-keys", opt={"roles": MANAGERS}, include_in_schema=False, status_code=303)
 async def enrol_from_page(data: Form, principal: Principal) -> Redirect | Template:
+    """Pin the key the machine offers, if its fingerprint is the one read on its screen."""
+    field = ""
     try:
-        host = _text(data, "host", 120)
-        key = hostkeys.parse_public_key(_text(data, "public_key", 4000))
-        await hostkeys.enrol(host, key, label=_text(data, "label", 120), actor=principal.actor)
+        field = "port"
+        port = _port(data)
+        field = "fingerprint"
+        fingerprint = enrolment.normalise(_text(data, "fingerprint", 200))
+        field = "host"
+        await enrolment.enrol_by_fingerprint(
+            _text(data, "host", 120),
+            fingerprint,
+            port=port,
+            all_hosts=data.get("all_hosts") == "on",
+            label=_text(data, "label", 120),
+            actor=principal.actor,
+        )
+    except enrolment.FingerprintMismatch as error:
+        return Template(
+            "imaging.html",
+            context=await _context(str(error), data, "fingerprint"),
+            status_code=422,
+        )
     except DomainError as error:
-        return Template("imaging.html", context=await _context(str(error), data), status_code=422)
+        return Template(
+            "imaging.html", context=await _context(_refusal(error), data, field), status_code=422
+        )
     return Redirect("/imaging")
+
+
+ROUTES: list[Any] = [imaging_page, start_from_page, enrol_from_page, imaging_jobs]

@@ -1,7 +1,224 @@
-"""Wiping: bench stations, runs in progress, records and certificates."""
+"""Wiping: bench stations, runs in progress, records and certificates.
+
+Read-only for people: stations report through the sanitization API (web/api/sanitization.py);
+this page shows what they reported, in words, and refreshes the runs in progress from
+`/wiping/progress.json` (web/static/wiping.js).
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-ROUTES: list[Any] = []
+from babel.numbers import format_decimal
+from litestar import get
+from litestar.response import Template
+
+from inventory.states import N_
+from provisioning import records
+from provisioning.tables import SanitizationRecord, Status
+from web import i18n
+from web.i18n import gettext as _
+from web.roles import WORKSHOP
+from web.tables import ApiToken
+
+FINISHED_SHOWN = 100
+
+STATUS_WORDS = {
+    Status.running.value: N_("En cours"),
+    Status.passed.value: N_("Réussi"),
+    Status.failed.value: N_("Échoué"),
+    Status.interrupted.value: N_("Interrompu"),
+}
+METHOD_TYPE_WORDS = {"clear": N_("Effacement logique (Clear)"), "purge": N_("Purge matérielle")}
+METHOD_WORDS = {
+    "overwrite": N_("Écrasement de chaque secteur"),
+    "ata_sanitize_block_erase": N_("ATA Sanitize, effacement des blocs"),
+    "ata_sanitize_crypto_scramble": N_("ATA Sanitize, brouillage cryptographique"),
+    "ata_sanitize_overwrite": N_("ATA Sanitize, réécriture"),
+    "ata_security_erase": N_("ATA Security Erase"),
+    "ata_security_erase_enhanced": N_("ATA Security Erase renforcé"),
+    "nvme_sanitize_block_erase": N_("NVMe Sanitize, effacement des blocs"),
+    "nvme_sanitize_crypto_erase": N_("NVMe Sanitize, effacement cryptographique"),
+    "nvme_sanitize_overwrite": N_("NVMe Sanitize, réécriture"),
+    "nvme_format_user_data": N_("NVMe Format, effacement des données"),
+    "nvme_format_crypto": N_("NVMe Format, effacement cryptographique"),
+}
+VERIFY_WORDS = {
+    "full": N_("relecture complète"),
+    "sample": N_("relecture par échantillon"),
+    "markers": N_("marqueurs contrôlés après la purge"),
+}
+UNITS = [N_("octets"), N_("Ko"), N_("Mo"), N_("Go"), N_("To")]
+
+
+def _locale() -> str:
+    return "fr_FR" if i18n.current_language.get() == "fr" else "en_GB"
+
+
+def size_words(count: int | None) -> str:
+    """250 059 350 016 → « 250,1 Go » (powers of 1000, as disk makers count)."""
+    value = float(count or 0)
+    unit = 0
+    while value >= 1000 and unit < len(UNITS) - 1:
+        value /= 1000
+        unit += 1
+    form = "#,##0" if unit == 0 or value >= 100 else "#,##0.#"
+    return f"{format_decimal(value, format=form, locale=_locale())} {_(UNITS[unit])}"
+
+
+def speed_words(bytes_per_second: float) -> str:
+    if bytes_per_second <= 0:
+        return _("vitesse encore inconnue")
+    return _("{size}/s").format(size=size_words(int(bytes_per_second)))
+
+
+def duration_words(seconds: float) -> str:
+    """« 1 h 05 min », « 3 min 12 s », « 45 s »."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def words(table: dict[str, str], value: str | None) -> str:
+    text = value or ""
+    return _(table[text]) if text in table else text
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def run_progress(row: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """A running record's progress, measured from its heartbeats, in words."""
+    now = now or datetime.now(UTC)
+    started = _aware(row["started_at"]) or now
+    beat = _aware(row["heartbeat_at"]) or started
+    size = row["size_bytes"] or 0
+    done = min(row["progress_bytes"] or 0, size) if size else row["progress_bytes"] or 0
+    percent = round(100 * done / size, 1) if size else 0.0
+    working = (beat - started).total_seconds()
+    speed = done / working if working > 0 and done else 0.0
+    left = (size - done) / speed if speed > 0 else None
+    return {
+        "id": row["id"],
+        "percent": percent,
+        "percent_text": f"{format_decimal(percent, format='#,##0.#', locale=_locale())} %",
+        "done_text": _("{done} sur {size}").format(done=size_words(done), size=size_words(size)),
+        "speed_text": speed_words(speed),
+        "elapsed_text": _("depuis {duration}").format(
+            duration=duration_words((now - started).total_seconds())
+        ),
+        "left_text": (
+            _("environ {duration} restantes").format(duration=duration_words(left))
+            if left is not None
+            else _("temps restant encore inconnu")
+        ),
+        "quiet_text": (
+            _("dernier signe il y a {duration}").format(
+                duration=duration_words((now - beat).total_seconds())
+            )
+        ),
+    }
+
+
+def _record_words(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **row,
+        "status_text": words(STATUS_WORDS, row["status"]),
+        "method_type_text": words(METHOD_TYPE_WORDS, row["method_type"]),
+        "method_text": words(METHOD_WORDS, row["method"]) if row["method"] else "",
+        "verification_text": words(VERIFY_WORDS, row["verification_method"]),
+        "size_text": size_words(row["size_bytes"]),
+    }
+
+
+async def _running() -> list[dict[str, Any]]:
+    rows = (
+        await SanitizationRecord.select()
+        .where(SanitizationRecord.status == Status.running)
+        .order_by(SanitizationRecord.started_at)
+    )
+    now = datetime.now(UTC)
+    return [{**_record_words(r), "progress": run_progress(r, now)} for r in rows]
+
+
+async def _stations() -> list[dict[str, Any]]:
+    """The bench stations the records name: where they are, when last heard, what they did."""
+    rows = await SanitizationRecord.select(
+        SanitizationRecord.station,
+        SanitizationRecord.host,
+        SanitizationRecord.status,
+        SanitizationRecord.heartbeat_at,
+        SanitizationRecord.finished_at,
+    ).order_by(SanitizationRecord.id)
+    stations: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        name = row["station"] or row["host"] or "?"
+        entry = stations.setdefault(
+            name,
+            {
+                "name": name,
+                "host": row["host"],
+                "running": 0,
+                "passed": 0,
+                "failed": 0,
+                "last": None,
+            },
+        )
+        entry["host"] = row["host"] or entry["host"]
+        if row["status"] == Status.running:
+            entry["running"] += 1
+        elif row["status"] == Status.passed:
+            entry["passed"] += 1
+        else:
+            entry["failed"] += 1
+        seen = _aware(row["finished_at"]) or _aware(row["heartbeat_at"])
+        if seen is not None and (entry["last"] is None or seen > entry["last"]):
+            entry["last"] = seen
+    return sorted(stations.values(), key=lambda s: s["name"].lower())
+
+
+async def _tokens() -> list[dict[str, Any]]:
+    return (
+        await ApiToken.select(ApiToken.name, ApiToken.role, ApiToken.created_at)
+        .where(ApiToken.revoked_at.is_null())
+        .order_by(ApiToken.name)
+    )
+
+
+@get("/wiping", opt={"roles": WORKSHOP}, include_in_schema=False)
+async def wiping_page() -> Template:
+    await records.settle_abandoned()
+    finished = (
+        await SanitizationRecord.select()
+        .where(SanitizationRecord.status != Status.running)
+        .order_by(SanitizationRecord.id, ascending=False)
+        .limit(FINISHED_SHOWN)
+    )
+    return Template(
+        "wiping.html",
+        context={
+            "stations": await _stations(),
+            "tokens": await _tokens(),
+            "running": await _running(),
+            "finished": [_record_words(r) for r in finished],
+        },
+    )
+
+
+@get("/wiping/progress.json", opt={"roles": WORKSHOP}, include_in_schema=False)
+async def wiping_progress() -> dict[str, Any]:
+    """The runs in progress, for the page's refresh: ids and their progress in words."""
+    await records.settle_abandoned()
+    return {"running": [r["progress"] for r in await _running()]}
+
+
+ROUTES: list[Any] = [wiping_page, wiping_progress]

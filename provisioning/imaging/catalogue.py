@@ -1,0 +1,115 @@
+"""The images on offer: the server's inbox of raw images to add, retirement, use by deployments.
+
+An image is never deleted: deployments and device histories name it. Retiring one writes an
+`image_retired` event (the audit trail is where the decision is kept, with who and when); a
+retired image is listed for history and is no longer offered for a deployment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from inventory import devices
+from inventory.config import data_dir
+from inventory.db import write_transaction
+from inventory.errors import Conflict, Invalid
+from inventory.tables import Event
+from provisioning.imaging import images
+from provisioning.imaging.tables import DeploymentJob, Image
+
+RETIRED = "image_retired"
+
+
+def inbox_dir() -> Path:
+    """Where raw images are dropped to be added (`REEMPLOI_IMAGES_INBOX`, default
+    `<data>/images-inbox`): large files are copied there (scp, USB), not uploaded by the page."""
+    configured = os.environ.get("REEMPLOI_IMAGES_INBOX", "").strip()
+    path = Path(configured) if configured else data_dir() / "images-inbox"
+    path.mkdir(parents=True, exist_ok=True)
+    return path.resolve()
+
+
+def _inbox_listing() -> list[dict[str, Any]]:
+    found = []
+    for entry in sorted(inbox_dir().iterdir(), key=lambda p: p.name.lower()):
+        if entry.name.startswith(".") or not entry.is_file():
+            continue
+        found.append({"name": entry.name, "size_bytes": entry.stat().st_size})
+    return found
+
+
+async def inbox_files() -> list[dict[str, Any]]:
+    """The raw image files waiting in the inbox: name and size."""
+    return await asyncio.to_thread(_inbox_listing)
+
+
+async def inbox_path(file_name: str) -> Path:
+    """The inbox file of that name; anything else (a path, a missing file) is refused."""
+    names = {f["name"] for f in await inbox_files()}
+    if file_name not in names:
+        raise Invalid(
+            f"Le fichier « {file_name[:80]} » n'est pas dans le dossier d'arrivée des images."
+        )
+    return inbox_dir() / file_name
+
+
+async def add_from_inbox(name: str, file_name: str, version: str, actor: str) -> dict[str, Any]:
+    """`reemploi image add NAME --from FILE`, with FILE chosen in the inbox."""
+    raw = await inbox_path(file_name)
+    if not version or len(version) > 40:
+        raise Invalid("La version compte 1 à 40 caractères.")
+    try:
+        return await images.add_image(name, raw, version=version, actor=actor)
+    except OSError:
+        raise Invalid(
+            f"Le fichier « {file_name} » n'a pas pu être lu ou compressé (place disque, droits)."
+        ) from None
+    except ValueError:
+        raise Invalid(
+            f"Le fichier « {file_name} » n'est pas une image disque brute lisible."
+        ) from None
+
+
+async def retired_ids() -> set[int]:
+    rows = await Event.select(Event.payload).where(Event.kind == RETIRED).output(load_json=True)
+    return {int(r["payload"]["image_id"]) for r in rows if r["payload"].get("image_id")}
+
+
+async def is_retired(image: dict[str, Any]) -> bool:
+    return image["id"] in await retired_ids()
+
+
+async def retire(image_id: int, actor: str, reason: str = "") -> dict[str, Any]:
+    """Stop offering an image; it stays listed, and the event says who retired it, when, why."""
+    async with write_transaction(Image):
+        image = await Image.select().where(Image.id == image_id).first()
+        if image is None:
+            raise Invalid("Cette image n'existe pas.")
+        if image_id in await retired_ids():
+            raise Conflict(f"L'image {image['name']} est déjà retirée.")
+        payload = {
+            "image_id": image_id,
+            "image": image["name"],
+            "version": image["version"],
+            "map_sha256": image["map_sha256"],
+            "reason": reason[:200],
+        }
+        await devices.write_event(None, actor, RETIRED, None, None, payload)
+    return image
+
+
+async def deployments_by_image() -> dict[str, int]:
+    """How many deployments named each image."""
+    counts: dict[str, int] = {}
+    for row in await DeploymentJob.select(DeploymentJob.image):
+        counts[row["image"]] = counts.get(row["image"], 0) + 1
+    return counts
+
+
+async def offered() -> list[dict[str, Any]]:
+    """The images a deployment may use: every image not retired."""
+    retired = await retired_ids()
+    return [i for i in await images.list_images() if i["id"] not in retired]

@@ -1,0 +1,9 @@
+"""System images page: list, add from the inbox, retire."""
+
+from tests.route_policies import WORKSHOP
+
+POLICY = {
+    ("GET", "/images"): WORKSHOP,
+    ("POST", "/images"): WORKSHOP,
+    ("POST", "/images/{image_id:int}/retire"): WORKSHOP,
+}
