@@ -1,8 +1,9 @@
 """A model-based test of the running server: random operations by every role, audited each step.
 
 Hypothesis drives the real server (`reemploi serve`) over HTTP: pages with a session cookie and
-the CSRF token, the API with bearer tokens, the admin as a coordinator would click it. Operations
-are drawn valid and invalid alike. After every step the self-audit (`web.selfcheck.audit`) must
+the CSRF token, the API with bearer tokens, the admin as an administrator would click it (a
+coordinator is refused there). Operations are drawn valid and invalid alike. After every step
+the self-audit (`web.selfcheck.audit`) must
 find nothing, and no answer may be a server error. `make soak` runs it long and prints figures.
 """
 
@@ -71,6 +72,7 @@ class WorkshopMachine(RuleBasedStateMachine):
         self.manager = bearer(self.url, run(create_token("coordination-modele", "coordinator")))
         self.coordinator = login(self.url, "coordinator-model")
         self.technician = login(self.url, "technician-model")
+        self.administrator = login(self.url, "admin-model")
         site = self._ok(self.manager.post("/api/v1/sites", json={"name": "Atelier modèle"}))
         donor = self._ok(
             self.manager.post("/api/v1/donors", json={"name": "Mairie", "kind": "public_body"})
@@ -358,17 +360,19 @@ class WorkshopMachine(RuleBasedStateMachine):
         borrower = data.draw(st.sampled_from(self.borrowers))
         self._count("erase", self.manager.post(f"/api/v1/borrowers/{borrower}/erase"))
 
-    # --- The admin, as a coordinator would try it ---------------------------------------------
+    # --- The admin, as an administrator would try it (a coordinator is refused there) ---------
 
     @rule(table=st.sampled_from(["donor", "site", "organisation", "programme"]))
     def try_admin_delete(self, table: str) -> None:
-        rows = self.coordinator.get(f"/admin/api/tables/{table}/", params={"__page_size": 5})
+        listed = self.coordinator.get(f"/admin/api/tables/{table}/", params={"__page_size": 5})
+        assert listed.status_code == 403, f"a coordinator opened /admin ({listed.status_code})"
+        rows = self.administrator.get(f"/admin/api/tables/{table}/", params={"__page_size": 5})
         if rows.status_code != 200 or not rows.json().get("rows"):
             return
         row = rows.json()["rows"][0]["id"]
-        answer = self.coordinator.delete(
+        answer = self.administrator.delete(
             f"/admin/api/tables/{table}/{row}/",
-            headers={"X-CSRFToken": self.coordinator.cookies.get("csrftoken", "")},
+            headers={"X-CSRFToken": self.administrator.cookies.get("csrftoken", "")},
         )
         assert answer.status_code >= 400, f"{table} {row} deleted through /admin"
         self._count("admin-delete", answer)

@@ -1,17 +1,19 @@
-"""piccolo-admin for reference data, mounted at /admin behind our login and roles.
+"""piccolo-admin, in French, for administrators only, mounted at /admin behind our login.
 
-Devices, donations, events, loans and charters are not editable here: their changes go through
-services that write events, and a charter once signed is never edited (a new text is a new
-version, made through the charters API). piccolo-admin keeps its own session cookie; the login
-page sets it to the same server-side session as ours.
+It holds only the tables that have no page of their own: sites, donors, accounts, roles and
+tokens. Devices, donations, events, loans, charters, programmes, borrowers and organisations have
+their pages (their changes go through services that write events). piccolo-admin keeps its own
+session cookie; the login page sets it to the same server-side session as ours.
 
 A filter in front of piccolo-admin decides what may be written, on the server (a hidden button
-is not a refusal): sites, donors, organisations and programmes are archived, never deleted
-(DESIGN invariant 9), and accounts, roles and tokens are written by administrators only.
+is not a refusal): sites and donors are archived, never deleted (DESIGN invariant 9), and both
+our session and piccolo-admin's must be an administrator's. Column titles are given in French in
+the table schemas piccolo-admin reads.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
 from typing import Any
@@ -22,37 +24,83 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.types import ASGIApp, Receive, Scope, Send
 from piccolo.apps.user.tables import BaseUser
 from piccolo_admin.endpoints import TableConfig, create_admin
+from piccolo_admin.translations.data import ENGLISH, FRENCH
+from piccolo_admin.translations.models import Translation
 from piccolo_api.crud.hooks import Hook, HookType
 
 from inventory.tables import Donor, Site
-from loans.tables import Organisation, Programme
 from web import accounts
-from web.roles import MANAGERS, Role
+from web.roles import Role
 from web.settings import secure_cookies
 from web.tables import ApiToken, StaffRole
 
 ADMIN_COOKIE = "id"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 TABLE_PATH = re.compile(r"^/+api/+tables/+([^/]+)")
-# Reference data a coordinator may create and edit here (never delete).
-REFERENCE_TABLES = frozenset({"site", "donor", "organisation", "programme"})
+# Who may open the admin at all.
+ADMINS = frozenset({Role.admin})
+# Reference data created and edited here (never deleted).
+REFERENCE_TABLES = frozenset({"site", "donor"})
 # What piccolo-admin itself needs to be written by anyone let in: its login, logout, own password.
 OPEN_WRITES = frozenset({"/public/login/", "/public/logout/", "/api/change-password/"})
 NO_DELETE = {
     "site": "Un site ne se supprime pas : archivez-le (POST /api/v1/sites/<id>/archive).",
     "donor": "Un donateur ne se supprime pas : archivez-le (POST /api/v1/donors/<id>/archive).",
-    "organisation": (
-        "Une organisation ne se supprime pas : archivez-la "
-        "(POST /api/v1/organisations/<id>/archive)."
-    ),
-    "programme": (
-        "Un programme ne se supprime pas : archivez-le (POST /api/v1/programmes/<id>/archive)."
-    ),
+    "organisation": "Une organisation ne se supprime pas : archivez-la depuis sa page.",
+    "programme": "Un programme ne se supprime pas : archivez-le depuis la page Programmes.",
     "api_token": "Un jeton ne se supprime pas : révoquez-le (reemploi token revoke).",
 }
 # A PUT replaces a row without piccolo-api's hooks (which keep archived_at out); the form patches.
 NO_PUT = "Modifiez la fiche champ par champ (PATCH) : le remplacement complet n'est pas permis."
 LOGIN_ELSEWHERE = "Connectez-vous par la page /login de Réemploi."
+SCHEMA_PATH = re.compile(r"^/+api/+tables/+[^/]+/+schema/*$")
+# Column titles, in French, for the tables shown here.
+COLUMN_TITLES = {
+    "id": "N°",
+    "name": "Nom",
+    "address": "Adresse",
+    "phone": "Téléphone",
+    "archived_at": "Archivé le",
+    "kind": "Type",
+    "contact_email": "Courriel de contact",
+    "created_at": "Créé le",
+    "revoked_at": "Révoqué le",
+    "role": "Rôle",
+    "user": "Compte",
+    "organisation": "Organisation (compte partenaire)",
+    "username": "Identifiant",
+    "password": "Mot de passe",
+    "first_name": "Prénom",
+    "last_name": "Nom de famille",
+    "email": "Courriel",
+    "active": "Actif",
+    "admin": "Accès à l'administration",
+    "superuser": "Super-utilisateur",
+    "last_login": "Dernière connexion",
+    "token_sha256": "Empreinte du jeton",
+}
+# piccolo-admin's French, with a few words set right for this workshop.
+FRENCH_UI = Translation(
+    language_name="Français",
+    language_code="fr",
+    translations={
+        **FRENCH.translations,
+        "Delete": "Supprimer",
+        "Edit": "Modifier",
+        "Save": "Enregistrer",
+        "Update": "Modifier",
+        "Tables": "Tables",
+        "Showing": "Affichage",
+        "Days": "Jours",
+        "Light Mode": "Mode clair",
+        "Welcome to": "Bienvenue dans",
+        "Thanks for using Piccolo Admin.": "Merci d'utiliser Piccolo Admin.",
+        "MFA Code": "Code de double authentification",
+        "MFA Setup": "Double authentification",
+        "Submit": "Valider",
+        "selected result(s) on": "résultat(s) sélectionné(s) sur",
+    },
+)
 ADMINS_ONLY = "Seul un administrateur peut modifier les comptes, les rôles et les jetons d'accès."
 
 
@@ -79,8 +127,6 @@ def admin_app() -> ASGIApp:
         tables=[
             TableConfig(Site, menu_group="Référentiel", hooks=ARCHIVE_HOOKS),
             TableConfig(Donor, menu_group="Référentiel", hooks=ARCHIVE_HOOKS),
-            TableConfig(Organisation, menu_group="Référentiel", hooks=ARCHIVE_HOOKS),
-            TableConfig(Programme, menu_group="Référentiel", hooks=ARCHIVE_HOOKS),
             TableConfig(StaffRole, menu_group="Comptes"),
             TableConfig(
                 ApiToken,
@@ -93,10 +139,11 @@ def admin_app() -> ASGIApp:
                     ApiToken.revoked_at,
                 ],
             ),
-            BaseUser,
+            TableConfig(BaseUser, menu_group="Comptes"),
         ],
         site_name="Réemploi · administration",
         default_language_code="fr",
+        translations=[FRENCH_UI, ENGLISH],
         production=secure_cookies(),
         auto_include_related=False,
         # The sessions table keeps token digests: piccolo-admin must look them up the same way.
@@ -143,8 +190,68 @@ async def refusal(scope: Scope) -> str | None:
     return None if await _is_admin(scope) else ADMINS_ONLY
 
 
-@asgi("/admin", is_mount=True, copy_scope=True, opt={"roles": MANAGERS}, include_in_schema=False)
+def _french_titles(body: bytes) -> bytes:
+    """A table schema with French column titles (piccolo-admin shows each property's title)."""
+    try:
+        schema = json.loads(body)
+    except ValueError:
+        return body
+    for name, spec in (schema.get("properties") or {}).items():
+        if isinstance(spec, dict) and name in COLUMN_TITLES:
+            spec["title"] = COLUMN_TITLES[name]
+    return json.dumps(schema, ensure_ascii=False).encode()
+
+
+def _french_page(body: bytes) -> bytes:
+    """piccolo-admin's page, in French, with our script that names the tables in French."""
+    text = body.decode()
+    text = text.replace('<html lang="en">', '<html lang="fr">')
+    text = text.replace("<title>Piccolo Admin</title>", "<title>Réemploi · administration</title>")
+    text = re.sub(
+        r"<noscript>.*?</noscript>",
+        "<noscript>L'administration demande JavaScript.</noscript>",
+        text,
+        flags=re.S,
+    )
+    script = '<script src="/static/admin.js" defer></script>'
+    return text.replace("</head>", f"  {script}\n</head>", 1).encode()
+
+
+async def _serve_rewritten(scope: Scope, receive: Receive, send: Send, rewrite: Any) -> None:
+    """Buffer piccolo-admin's answer and rewrite its body when it succeeds."""
+    start: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    async def capture(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+            return
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        body = b"".join(chunks)
+        headers = list(start.get("headers", []))
+        if start.get("status") == 200:
+            body = rewrite(body)
+            headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    await admin_app()(scope, receive, capture)  # type: ignore[arg-type]
+
+
+@asgi("/admin", is_mount=True, copy_scope=True, opt={"roles": ADMINS}, include_in_schema=False)
 async def admin(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "http" and (reason := await refusal(scope)):
         raise PermissionDeniedException(reason)
-    await admin_app()(scope, receive, send)  # type: ignore[arg-type]
+    inner = _inner_path(scope)
+    if scope["type"] == "http" and SCHEMA_PATH.match(inner):
+        await _serve_rewritten(scope, receive, send, _french_titles)
+    elif scope["type"] == "http" and scope.get("method") == "GET" and inner in ("/", ""):
+        await _serve_rewritten(scope, receive, send, _french_page)
+    else:
+        await admin_app()(scope, receive, send)  # type: ignore[arg-type]
