@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import sqlite3
 from urllib.parse import quote
@@ -13,7 +14,9 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from inventory.errors import Conflict, DomainError, Invalid, NotFound
+from inventory.states import N_
 from inventory.tags import TagError, TagMisread
+from web import i18n
 
 log = logging.getLogger("reemploi.web")
 
@@ -26,7 +29,67 @@ STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
 
 
 def _wants_page(request: Request) -> bool:
-    return not request.url.path.startswith(("/api/", "/schema"))
+    """People's pages get a page; the API, its schema and the admin's own API get JSON."""
+    return not request.url.path.startswith(("/api/", "/schema", "/admin/api/"))
+
+
+# What a person reads when the server's own words are not for them (a framework's English
+# phrase, an unexpected failure): a French sentence by status, English through the catalog.
+PAGE_SENTENCES = {
+    400: N_(
+        "Cette demande est incomplète ou mal formée : revenez à la page précédente et réessayez."
+    ),
+    403: N_("Votre rôle ne permet pas d'ouvrir cette page."),
+    404: N_("Cette page n'existe pas."),
+    405: N_("Cette adresse ne s'ouvre pas ainsi : revenez à la page précédente."),
+    413: N_("L'envoi est trop volumineux."),
+    429: N_("Trop de demandes en peu de temps : patientez un instant puis réessayez."),
+    500: N_(
+        "Une erreur inattendue est survenue ; l'équipe technique a été prévenue. Réessayez "
+        "dans un moment ou revenez au tableau de bord."
+    ),
+}
+INVALID_PAGE = N_(
+    "Une valeur de la page n'a pas pu être lue : revenez à la page précédente, corrigez-la et "
+    "réessayez."
+)
+PLAIN_PAGE = (
+    '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Réemploi</title>'
+    '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
+    '<link rel="stylesheet" href="/static/app.css"></head><body><main id="main">'
+    '<section class="card narrow"><p class="error" role="alert">{}</p>'
+    '<p><a href="/">Tableau de bord</a></p></section></main></body></html>'
+)
+
+
+def _ours(detail: str) -> bool:
+    """Réemploi's own sentences are French (accents, « : »); the framework's are English."""
+    return any(ord(c) > 127 for c in detail) or " : " in detail
+
+
+def _page(
+    request: Request, status: int, sentence: str, headers: dict[str, str] | None = None
+) -> Response:
+    """The error page with its sentence (translated when the catalog has it), rendered now so
+    that a failure here still answers; in the person's language even before routing."""
+    try:
+        i18n.current_language.set(i18n.language_of(request))
+    except Exception:  # a request too broken to read its language: French
+        log.debug("no language for the error page", exc_info=True)
+    context = {"message": i18n.gettext(sentence), "principal": request.scope.get("user")}
+    try:
+        template = request.app.template_engine.get_template("error.html")
+        body = template.render(
+            **Template("error.html", context=context).create_template_context(request)
+        )
+    except Exception:
+        log.exception("error page failed on %s %s", request.method, request.url.path)
+        body = PLAIN_PAGE.format(html.escape(sentence))
+    return Response(body, status_code=status, media_type=MediaType.HTML, headers=headers)
+
+
+def _sentence(status: int) -> str:
+    return PAGE_SENTENCES.get(status) or PAGE_SENTENCES[400 if status < 500 else 500]
 
 
 def _json(status: int, detail: str, extra: object = None) -> Response:
@@ -39,11 +102,7 @@ def _json(status: int, detail: str, extra: object = None) -> Response:
 def domain_error(request: Request, exc: Exception) -> Response:
     status = next(code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind))
     if _wants_page(request):
-        return Template(
-            "error.html",
-            context={"message": str(exc), "principal": request.scope.get("user")},
-            status_code=status,
-        )
+        return _page(request, status, str(exc))
     reason = "misread" if isinstance(exc, TagMisread) else None
     return _json(status, str(exc), {"reason": reason} if reason else None)
 
@@ -55,6 +114,9 @@ def validation_error(request: Request, exc: ValidationException) -> Response:
             where = item.get("key") or item.get("source") or ""
             messages.append(f"{where} : {item.get('message', '')}".strip(" :"))
     sentence = "Requête invalide" + (f" ({'; '.join(messages)})." if messages else ".")
+    if _wants_page(request):
+        log.info("invalid page request %s %s: %s", request.method, request.url.path, sentence)
+        return _page(request, 400, INVALID_PAGE)
     return _json(400, sentence, exc.extra)
 
 
@@ -62,12 +124,9 @@ def http_error(request: Request, exc: HTTPException) -> Response:
     if isinstance(exc, NotAuthorizedException) and _wants_page(request):
         return Redirect(f"/login?next={quote(request.url.path)}", status_code=303)
     detail = exc.detail or "Erreur."
-    if _wants_page(request) and exc.status_code in (403, 404, 405):
-        return Template(
-            "error.html",
-            context={"message": detail, "principal": request.scope.get("user")},
-            status_code=exc.status_code,
-        )
+    if _wants_page(request):
+        sentence = detail if _ours(detail) else _sentence(exc.status_code)
+        return _page(request, exc.status_code, sentence, getattr(exc, "headers", None))
     return Response(
         {"status_code": exc.status_code, "detail": detail},
         status_code=exc.status_code,
@@ -77,6 +136,8 @@ def http_error(request: Request, exc: HTTPException) -> Response:
 
 
 def too_deep(request: Request, exc: RecursionError) -> Response:
+    if _wants_page(request):
+        return _page(request, 400, _sentence(400))
     return _json(400, "Requête invalide : document JSON trop imbriqué.")
 
 
@@ -96,12 +157,7 @@ PG_CONTENTION = (pg.SerializationError, pg.DeadlockDetectedError, pg.LockNotAvai
 
 def _refusal(request: Request, status: int, sentence: str, headers: dict | None = None) -> Response:
     if _wants_page(request):
-        return Template(
-            "error.html",
-            context={"message": sentence, "principal": request.scope.get("user")},
-            status_code=status,
-            headers=headers,
-        )
+        return _page(request, status, sentence, headers)
     body = {"status_code": status, "detail": sentence}
     return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
 
@@ -129,6 +185,8 @@ def database_busy(request: Request, exc: Exception) -> Response:
 
 def internal_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
+    if _wants_page(request):
+        return _page(request, HTTP_500_INTERNAL_SERVER_ERROR, _sentence(500))
     return _json(
         HTTP_500_INTERNAL_SERVER_ERROR, "Erreur interne : l'équipe technique a été prévenue."
     )

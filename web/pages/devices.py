@@ -2,78 +2,101 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from dataclasses import replace
 from typing import Annotated, Any
 
 from litestar import Request, get, post
-from litestar.di import Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Template
-from piccolo.query.functions.aggregate import Count
 
 from inventory import devices, lifecycle
-from inventory.devices import now
 from inventory.errors import Conflict, NotFound
-from inventory.states import N_, STATE_LABELS_FR, DeviceKind, DeviceState, Grade
-from inventory.tables import Device, Donation, Event, Site
-from inventory.tags import TagError
+from inventory.states import N_, DeviceKind, DeviceState, Grade
+from inventory.tables import Donation, Site
+from inventory.tags import TagError, parse_tag
 from labels.stocks import STOCKS
 from loans.tables import LoanDevice
 from provisioning.tables import SanitizationRecord
 from web.api.devices import device_filter
-from web.roles import EVERYONE, STAFF, WORKSHOP
+from web.roles import STAFF, WORKSHOP
 
-# The week's throughput: which events count as which step of the workshop.
-THROUGHPUT = [
-    ("registered", N_("Reçus")),
-    ("wipe_passed", N_("Effacés")),
-    ("image_verified", N_("Installés")),
-    ("qualify", N_("Prêts")),
-    ("checkout", N_("Prêtés")),
-    ("return_end", N_("Rendus")),
-]
 PER_PAGE = 50
 
 
-@get("/", opt={"roles": EVERYONE}, include_in_schema=False)
-async def home() -> Template:
-    counts = await Device.select(Device.state, Count(alias="devices")).group_by(Device.state)
-    by_state = {row["state"]: row["devices"] for row in counts}
-    rows = [(s.value, STATE_LABELS_FR[s], by_state.get(s, 0)) for s in DeviceState]
-    since = now() - timedelta(days=7)
-    kinds = [kind for kind, _ in THROUGHPUT]
-    events = (
-        await Event.select(Event.kind, Count(alias="events"))
-        .where((Event.at >= since) & Event.kind.is_in(kinds))
-        .group_by(Event.kind)
-    )
-    by_kind = {row["kind"]: row["events"] for row in events}
-    week = [(label, by_kind.get(kind, 0)) for kind, label in THROUGHPUT]
-    return Template(
-        "home.html",
-        context={
-            "rows": rows,
-            "total": sum(by_state.values()),
-            "week": week,
-            "week_max": max([count for _, count in week] + [1]),
-        },
-    )
+# The list's filters as the form sends them: an empty select means "all".
+FILTER_FIELDS = ("q", "state", "site", "donation", "kind", "grade")
+FILTER_REFUSALS = {
+    "state": N_("État inconnu : choisissez-en un dans la liste."),
+    "site": N_("Site inconnu : choisissez-en un dans la liste."),
+    "donation": N_("Don inconnu : choisissez-en un dans la liste."),
+    "kind": N_("Type inconnu : choisissez-en un dans la liste."),
+    "grade": N_("Grade inconnu : choisissez-en un dans la liste."),
+    "q": N_("La recherche tient en 100 caractères."),
+}
+_TAG_WITHOUT_CHECK = re.compile(r"([A-Z]{1,4})-?(\d{6})")
 
 
-@get(
-    "/devices",
-    opt={"roles": STAFF},
-    include_in_schema=False,
-    dependencies={"filters": Provide(device_filter, sync_to_thread=False)},
-)
+def search_text(text: str) -> str:
+    """What a typed search looks for: a tag as the scan page reads it (`re000030e` is
+    RE-000030-E), a tag without its check character (`re000030` is RE-000030), else the text."""
+    text = text.strip()
+    try:
+        return str(parse_tag(text))
+    except TagError:
+        pass
+    bare = _TAG_WITHOUT_CHECK.fullmatch(text.replace(" ", "").upper())
+    return f"{bare[1]}-{bare[2]}" if bare else text
+
+
+def page_filter(params: dict[str, str]) -> tuple[devices.DeviceFilter, dict[str, str]]:
+    """The form's fields into the API's filter (`device_filter`); empty fields filter nothing,
+    a field that cannot be read is left out and named, with a sentence, in the second value."""
+    values = {k: params.get(k, "").strip() for k in FILTER_FIELDS}
+    refused: dict[str, str] = {}
+    typed: dict[str, Any] = {}
+    readers: dict[str, Any] = {
+        "state": DeviceState,
+        "site": int,
+        "donation": int,
+        "kind": DeviceKind,
+        "grade": Grade,
+    }
+    for name, read in readers.items():
+        if values[name]:
+            try:
+                typed[name] = read(values[name])
+            except ValueError:
+                refused[name] = FILTER_REFUSALS[name]
+    text = values["q"]
+    if len(text) > 100:
+        refused["q"], text = FILTER_REFUSALS["q"], ""
+    filters = device_filter(
+        device_state=typed.get("state"),
+        site=typed.get("site"),
+        donation=typed.get("donation"),
+        kind=typed.get("kind"),
+        grade=typed.get("grade"),
+        q=search_text(text) if text else None,
+    )
+    return filters, refused
+
+
+@get("/devices", opt={"roles": STAFF}, include_in_schema=False)
 async def device_list(
     request: Request,
-    filters: devices.DeviceFilter,
     page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
 ) -> Template:
+    params = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
+    filters, refused = page_filter(params)
     rows, total = await devices.list_devices(filters, page, PER_PAGE)
-    query = {k: v for k, v in request.query_params.items() if k != "page" and v}
+    typed = params.get("q", "").strip()
+    if not total and filters.text and filters.text != typed:
+        # A serial that happens to read as a tag: look for the text as typed too.
+        filters = replace(filters, text=typed)
+        rows, total = await devices.list_devices(filters, page, PER_PAGE)
+    query = {k: v for k, v in params.items() if k in FILTER_FIELDS and v.strip()}
     return Template(
         "devices.html",
         context={
@@ -83,6 +106,8 @@ async def device_list(
             "pages": max(1, -(-total // PER_PAGE)),
             "query": query,
             "filters": filters,
+            "typed": params.get("q", ""),
+            "refused": refused,
             "states": list(DeviceState),
             "kinds": list(DeviceKind),
             "grades": list(Grade),
@@ -93,6 +118,7 @@ async def device_list(
             .order_by(Donation.id, ascending=False)
             .limit(100),
         },
+        status_code=422 if refused else 200,
     )
 
 

@@ -14,10 +14,22 @@ from litestar.response import Template
 
 from inventory.errors import Conflict, NotFound
 from provisioning import certificates, records
+from web.formatting import format_datetime
 from web.roles import WORKSHOP
 from web.settings import base_url
 
 PDF_TROUBLE = {"missing", "altered"}
+# The moments of a wipe as people read them (the signed JSON keeps them in UTC, ISO 8601).
+MOMENTS = {"Début": "started_at", "Fin": "finished_at"}
+
+
+def _readable(record: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (name, format_datetime(record[MOMENTS[name]], "d MMM y, HH:mm:ss") or value)
+        if name in MOMENTS
+        else (name, value)
+        for name, value in certificates.public_fields(record)
+    ]
 
 
 @get("/verify/key", opt={"public": True}, include_in_schema=False)
@@ -68,7 +80,7 @@ async def verify_page(request: Request, certificate_id: str) -> Template:
             "pdf_state": pdf_state,
             "pdf_trouble": pdf_state in PDF_TROUBLE,
             "pdf_message": certificates.pdf_state_message(record["certificate_sha256"]),
-            "fields": certificates.public_fields(record),
+            "fields": _readable(record),
             "principal": request.user,
             "workshop": request.user is not None and request.user.role in WORKSHOP,
         },
