@@ -35,6 +35,7 @@ from web.i18n import set_request_language
 from web.pages import accounts as accounts_pages
 from web.pages import borrowers as borrowers_pages
 from web.pages import charters as charters_pages
+from web.pages import dashboard as dashboard_pages
 from web.pages import devices as device_pages
 from web.pages import images as images_pages
 from web.pages import imaging as imaging_pages
@@ -76,7 +77,6 @@ ROUTE_HANDLERS = [
     session_pages.login,
     session_pages.logout,
     language.switch_language,
-    device_pages.home,
     device_pages.device_list,
     device_pages.device_page,
     device_pages.device_transition_form,
@@ -123,17 +123,9 @@ ROUTE_HANDLERS = [
     loan_pages.checkout_submit,
     loan_pages.loan_page,
     loan_pages.loan_document,
-    loan_pages.agenda_page,
     loan_pages.return_page,
     loan_pages.return_submit,
-    loan_pages.session_page,
-    loan_pages.session_submit,
-    signing_pages.signing_page,
-    signing_pages.signing_submit,
     imaging_api.ImagingController,
-    imaging_pages.imaging_page,
-    imaging_pages.start_from_page,
-    imaging_pages.enrol_from_page,
     reports_api.funder_report_api,
     reports_api.donor_report_api,
     reports_api.opendata_api,
@@ -145,11 +137,14 @@ ROUTE_HANDLERS = [
     *accounts_pages.ROUTES,
     *borrowers_pages.ROUTES,
     *charters_pages.ROUTES,
+    *dashboard_pages.ROUTES,
     *images_pages.ROUTES,
+    *imaging_pages.ROUTES,
     *mediation_pages.ROUTES,
     *organisations_pages.ROUTES,
     *partner_pages.ROUTES,
     *programmes_pages.ROUTES,
+    *signing_pages.ROUTES,
     *wiping_pages.ROUTES,
     *workshop_pages.ROUTES,
 ]
