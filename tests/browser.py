@@ -53,3 +53,33 @@ def login(page: Any, server: str, username: str, password: str = PASSWORD) -> No
     page.fill("#password", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{server}/")
+
+
+SIZES = {"390x844": (390, 844), "1280x800": (1280, 800)}
+PYTHON_TEXT = (
+    "Traceback",
+    "Error:",
+    "Exception",
+    "[Errno",
+    "<built-in",
+    "ValidationError",
+    "object has no attribute",
+)
+
+
+def shoot(page: Any, name: str) -> None:
+    """Screenshots at phone and desktop widths under test-artifacts/: neither may scroll
+    sideways, and no Python text may show."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    html = page.content()
+    shown = [marker for marker in PYTHON_TEXT if marker in html]
+    assert not shown, f"{name} shows Python text: {shown}"
+    for size, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(100)
+        overflow = page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{name} overflows sideways at {size} by {overflow}px"
+        page.screenshot(path=str(ARTIFACTS / f"{name}-{size}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 800})

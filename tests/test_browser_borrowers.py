@@ -12,12 +12,12 @@ import pytest
 
 from loans import borrowers
 from loans.tables import Borrower, BorrowerContact, Loan, LoanDevice, Organisation, Signature
-from tests.browser import ARTIFACTS, PASSWORD, login, requests_leaving
+from tests.browser import PASSWORD, login, requests_leaving
+from tests.browser import shoot as shoot_widths
 from tests.support import loan_setup, ready_devices, run
 from web.accounts import create_user
 
 pytestmark = pytest.mark.db
-SIZES = {"390": (390, 844), "1280": (1280, 800)}
 
 
 @pytest.fixture
@@ -40,16 +40,7 @@ def open_as(db: None, server: str, browser: Any) -> Iterator[Callable[[str, str]
 
 
 def shoot(page: Any, name: str) -> None:
-    """Screenshots at both widths, and no sideways scrolling at either."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    for size, (width, height) in SIZES.items():
-        page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(100)
-        assert page.evaluate(
-            "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
-        ), f"{name} overflows sideways at {size}"
-        page.screenshot(path=str(ARTIFACTS / f"borrowers-{name}-{size}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
+    shoot_widths(page, f"borrowers-{name}")
 
 
 def draw_signature(page: Any) -> None:

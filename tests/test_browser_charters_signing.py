@@ -16,14 +16,12 @@ from PIL import Image
 
 from inventory import devices
 from loans.tables import Charter, Loan
-from tests.browser import ARTIFACTS, PASSWORD, login, requests_leaving
+from tests.browser import PASSWORD, login, requests_leaving, shoot
 from tests.support import loan_setup, ready_devices, run
 from tests.test_browser_loans import draw_signature, pdf_text
 from web.accounts import create_user
 
 pytestmark = pytest.mark.db
-
-SIZES = {"390": (390, 844), "1280": (1280, 800)}
 
 
 @pytest.fixture
@@ -43,20 +41,6 @@ def staff(db: None, server: str, browser: Any) -> Iterator[Any]:
     for context, outside in contexts:
         context.close()
         assert not outside, f"requests left the workshop's server: {outside[:5]}"
-
-
-def shoot(page: Any, name: str) -> None:
-    """Screenshots at phone and desktop widths; neither may scroll sideways."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    for size, (width, height) in SIZES.items():
-        page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(100)
-        page.screenshot(path=str(ARTIFACTS / f"{name}-{size}.png"), full_page=True)
-        overflow = page.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0, f"{name} overflows sideways at {size} px by {overflow} px"
-    page.set_viewport_size({"width": 1280, "height": 800})
 
 
 MARKDOWN = """# Charte de prêt 2027

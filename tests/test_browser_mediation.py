@@ -12,12 +12,12 @@ import pytest
 
 from loans import checkout, mediation
 from loans.tables import MediationSession
-from tests.browser import ARTIFACTS, PASSWORD, login, requests_leaving
+from tests.browser import PASSWORD, login, requests_leaving
+from tests.browser import shoot as shoot_widths
 from tests.support import loan_setup, ready_devices, run, signature_png
 from web.accounts import create_user
 
 pytestmark = pytest.mark.db
-SIZES = {"390x844": (390, 844), "1280x800": (1280, 800)}
 
 
 def lend(mediator: str, name: str = "Camille Durand") -> dict:
@@ -51,21 +51,8 @@ def open_page(db: None, server: str, browser: Any) -> Iterator[Any]:
         assert not outside, f"requests left the workshop's server: {outside[:5]}"
 
 
-def no_overflow(page: Any) -> bool:
-    return page.evaluate(
-        "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
-    )
-
-
 def shoot(page: Any, name: str) -> None:
-    """Screenshots at both widths, and no sideways scrolling at either."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    for size, (width, height) in SIZES.items():
-        page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(100)
-        assert no_overflow(page), f"{name} overflows sideways at {size}"
-        page.screenshot(path=str(ARTIFACTS / f"mediation-{name}-{size}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
+    shoot_widths(page, f"mediation-{name}")
 
 
 def test_the_coordinator_sees_every_mediators_agenda_and_filters(

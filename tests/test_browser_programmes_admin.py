@@ -11,13 +11,11 @@ import pytest
 from inventory.tables import Event
 from loans import borrowers
 from loans.tables import Programme
-from tests.browser import ARTIFACTS, PASSWORD, login, requests_leaving
+from tests.browser import PASSWORD, login, requests_leaving, shoot
 from tests.support import new_donation, run
 from web.accounts import create_user
 
 pytestmark = pytest.mark.db
-
-SIZES = {"phone": (390, 844), "desktop": (1280, 800)}
 
 
 @pytest.fixture
@@ -37,17 +35,6 @@ def open_as(db: None, server: str, browser: Any) -> Iterator[Any]:
     for context, outside in contexts:
         context.close()
         assert not outside, f"requests left the workshop's server: {outside[:5]}"
-
-
-def shoot(page: Any, name: str) -> None:
-    """Screenshots at both widths; the page never overflows sideways."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    for size, (width, height) in SIZES.items():
-        page.set_viewport_size({"width": width, "height": height})
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{name} overflows by {overflow}px at {width}px"
-        page.screenshot(path=str(ARTIFACTS / f"{name}-{size}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
 
 
 def submit(page: Any, form: str) -> None:

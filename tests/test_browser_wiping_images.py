@@ -22,14 +22,13 @@ from inventory import devices
 from inventory.tags import format_tag
 from provisioning import records
 from provisioning.tables import MethodType, Status
-from tests.browser import ARTIFACTS, PASSWORD, login, requests_leaving
+from tests.browser import PASSWORD, login, requests_leaving, shoot
 from tests.sshtargets import Lab, can_run
 from tests.support import new_donation, run
 from web.accounts import create_user
 
 pytestmark = pytest.mark.db
 
-SIZES = {"390": (390, 844), "1280": (1280, 800)}
 DISK_SIZE = 250_059_350_016
 
 
@@ -53,20 +52,6 @@ def open_page(db: None, server: str, browser: Any) -> Iterator[Any]:
     for context, outside in contexts:
         context.close()
         assert not outside, f"requests left the workshop's server: {outside[:5]}"
-
-
-def shoot(page: Any, name: str) -> None:
-    """Screenshots at both widths, and no sideways scrolling at either."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    for size, (width, height) in SIZES.items():
-        page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(100)
-        overflow = page.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0, f"{name} overflows sideways at {size} by {overflow}px"
-        page.screenshot(path=str(ARTIFACTS / f"{name}-{size}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
 
 
 def no_python_text(page: Any) -> None:

@@ -11,14 +11,13 @@ import pytest
 
 from inventory import devices
 from loans import checkout, returns
-from tests.browser import ARTIFACTS, PASSWORD, login, requests_leaving
+from tests.browser import PASSWORD, login, requests_leaving
+from tests.browser import shoot as shoot_widths
 from tests.rowcounts import table_counts
 from tests.support import loan_setup, new_donation, ready_devices, run, signature_png
 from web.accounts import create_user
 
 pytestmark = pytest.mark.db
-SIZES = {"390x844": (390, 844), "1280x800": (1280, 800)}
-PYTHON_ERRORS = re.compile(r"Traceback|Error\(|Exception|ValidationError|\$\.\w+")
 
 
 @pytest.fixture
@@ -35,17 +34,7 @@ def page(db: None, server: str, browser: Any) -> Iterator[Any]:
 
 
 def shoot(page: Any, name: str) -> None:
-    """Screenshots at both widths, no sideways scrolling, no Python text on the page."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    assert not PYTHON_ERRORS.search(page.content()), f"{name} shows Python text"
-    for size, (width, height) in SIZES.items():
-        page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(100)
-        assert page.evaluate(
-            "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
-        ), f"{name} overflows sideways at {size}"
-        page.screenshot(path=str(ARTIFACTS / f"workshop-{name}-{size}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
+    shoot_widths(page, f"workshop-{name}")
 
 
 def submit(page: Any, form: str) -> None:

@@ -19,27 +19,20 @@ import pytest
 
 from loans import borrowers, charter, mediation
 from loans.tables import Borrower, BorrowerContact, Charter, Programme
-from tests.browser import ARTIFACTS, PASSWORD, login, requests_leaving
+from tests.browser import PASSWORD, login, requests_leaving
+from tests.browser import shoot as shoot_widths
 from tests.support import CHARTER_TEXT, run
 from web.accounts import create_user
 from web.tables import FunderProgramme
 
 pytestmark = pytest.mark.db
 
-SIZES = {"phone": (390, 844), "desktop": (1280, 800)}
 PROGRAMME = "Équiper les familles 2027"
 FUNDER = "financeur-departement"
 
 
 def shoot(page: Any, step: str) -> None:
-    """The step at both widths; no page of the day overflows sideways."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    for size, (width, height) in SIZES.items():
-        page.set_viewport_size({"width": width, "height": height})
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{step} overflows by {overflow}px at {width}px"
-        page.screenshot(path=str(ARTIFACTS / f"day-coordinator-{step}-{size}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
+    shoot_widths(page, f"day-coordinator-{step}")
 
 
 def submit(page: Any, selector: str) -> None:

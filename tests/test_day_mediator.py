@@ -29,25 +29,16 @@ import pytest
 from inventory.tables import Device
 from loans import borrowers, charter
 from loans.tables import Borrower, Loan, MediationSession, RepairTicket
-from tests.browser import ARTIFACTS, PASSWORD, login, requests_leaving
+from tests.browser import PASSWORD, login, requests_leaving
+from tests.browser import shoot as shoot_widths
 from tests.support import CHARTER_TEXT, ready_devices, run
 from web.accounts import create_user
 
 pytestmark = pytest.mark.db
-SIZES = {"390x844": (390, 844), "1280x800": (1280, 800)}
 
 
 def shoot(page: Any, step: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    for size, (width, height) in SIZES.items():
-        page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(100)
-        wide = page.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert wide <= 0, f"step {step} scrolls sideways by {wide}px at {size}"
-        page.screenshot(path=str(ARTIFACTS / f"day-mediator-{step}-{size}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
+    shoot_widths(page, f"day-mediator-{step}")
 
 
 def draw_signature(page: Any) -> None:

@@ -20,13 +20,12 @@ from inventory import devices
 from inventory.tables import Device
 from provisioning import records
 from provisioning.tables import MethodType
-from tests.browser import ARTIFACTS, PASSWORD, login, requests_leaving
+from tests.browser import PASSWORD, login, requests_leaving
+from tests.browser import shoot as shoot_widths
 from tests.support import loan_setup, new_donation, ready_devices, run
 from web.accounts import create_user
 
 pytestmark = pytest.mark.db
-SIZES = {"390x844": (390, 844), "1280x800": (1280, 800)}
-PYTHON_TEXT = ("Traceback", "Error:", "Exception", "[Errno", "<built-in", "ValidationError")
 DISK_SIZE = 250_059_350_016
 SHEET = (
     "Type;Marque;Modèle;Numéro de série\n"
@@ -55,21 +54,7 @@ def page(db: None, server: str, browser: Any) -> Iterator[Any]:
 
 
 def shoot(page: Any, step: str) -> None:
-    """The step at both widths: no sideways scrolling, no Python text, a screenshot each."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    html = page.content()
-    for marker in PYTHON_TEXT:
-        assert marker not in html, f"Python text on {page.url}: {marker}"
-    for size, (width, height) in SIZES.items():
-        page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(100)
-        overflow = page.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0, f"{step} overflows sideways at {size} by {overflow}px"
-        path = ARTIFACTS / f"day-technician-{step}-{size}.png"
-        page.screenshot(path=str(path), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
+    shoot_widths(page, f"day-technician-{step}")
 
 
 def submit(page: Any, form: str) -> None:
