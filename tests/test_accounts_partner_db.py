@@ -318,21 +318,18 @@ def test_a_request_for_an_organisation_without_a_borrower_record(people: dict) -
     world = run(two_organisations())
     college = run(borrowers.create_organisation("Collège Victor Hugo", "college", "Lyon", "69123"))
     tags = run(ready_devices(1))
-    try:
-        run(
-            signing.create_link(
-                checkout.CheckoutIn(
-                    borrower_id=None,
-                    new_borrower=borrowers.BorrowerIn(
-                        kind="organisation", organisation_id=college["id"]
-                    ),
-                    tags=tags,
+    run(
+        signing.create_link(
+            checkout.CheckoutIn(
+                borrower_id=None,
+                new_borrower=borrowers.BorrowerIn(
+                    kind="organisation", organisation_id=college["id"]
                 ),
-                "mediatrice",
-            )
+                tags=tags,
+            ),
+            "mediatrice",
         )
-    except Invalid:
-        pytest.skip("loans.signing does not prepare links for organisations without a record")
+    )
     [pending] = run(partners.pending_requests(college["id"]))
     assert pending["tags"] == tags
     assert all(p["tags"] != tags for p in run(partners.pending_requests(world["school"]["id"])))

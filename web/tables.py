@@ -21,7 +21,7 @@ class StaffRole(Table):
 class FunderProgramme(Table):
     """A funder account may read the reports of the programmes linked to it here, and no others."""
 
-    user = ForeignKey(references=BaseUser, on_delete=OnDelete.cascade, null=False, index=True)
+    user = ForeignKey(references=BaseUser, on_delete=OnDelete.restrict, null=False, index=True)
     programme = ForeignKey(references=Programme, on_delete=OnDelete.restrict, null=False)
     created_at = Timestamptz()
     created_by = Varchar(length=120, default="")
