@@ -34,9 +34,12 @@ run: install
 	$(BIN)/reemploi demo --if-empty
 	$(BIN)/reemploi serve --host 127.0.0.1 --port 8000
 
+# Style, formatting, types (pyright, basic mode: zero errors) and the layers between domains.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/pyright
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -36,6 +37,8 @@ _TAG = re.compile(r"^([A-Z]{1,4})-?(\d{4,9})-?([0-9A-Z])$")
 
 class TagError(ValueError):
     """A scanned or typed code that cannot be an asset tag; the message says what to do."""
+
+    status_code: ClassVar[int] = 422
 
 
 class TagMisread(TagError):

@@ -7,12 +7,17 @@ fetcher only opens local files under known folders: a document never reaches the
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gc
+import multiprocessing
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -147,3 +152,67 @@ def render_pdf(
     """
     html = render_html(template_name, context, search_path=search_path)
     return html_to_pdf(html, pdfa=pdfa, search_path=search_path, assets=assets)
+
+
+_pool_lock = threading.Lock()
+_pool: dict[str, ProcessPoolExecutor] = {}
+
+
+def _renderers() -> ProcessPoolExecutor:
+    """Processes that lay out PDFs, so a server's event loop never waits on weasyprint.
+
+    Layout is pure Python and holds the GIL: in a thread it would still stall every request.
+    The fork server preloads this module (weasyprint imported once) and forks each renderer.
+    """
+    with _pool_lock:
+        if "pool" not in _pool:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["labels.pdf"])
+            workers = max(1, min(4, os.cpu_count() or 1))
+            _pool["pool"] = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        return _pool["pool"]
+
+
+def shutdown_renderers() -> None:
+    """Stop the renderer processes (the server's shutdown hook)."""
+    with _pool_lock:
+        pool = _pool.pop("pool", None)
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def html_to_pdf_async(
+    html: str,
+    *,
+    pdfa: bool,
+    search_path: Sequence[Path] = (),
+    assets: Sequence[Path] = (),
+) -> bytes:
+    """`html_to_pdf` in a renderer process; the caller's event loop goes on meanwhile."""
+    job = partial(
+        html_to_pdf, html, pdfa=pdfa, search_path=tuple(search_path), assets=tuple(assets)
+    )
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(_renderers(), job)
+    except BrokenProcessPool:
+        # A renderer died (killed, out of memory): start fresh ones and try once more.
+        shutdown_renderers()
+        return await loop.run_in_executor(_renderers(), job)
+
+
+async def render_pdf_async(
+    template_name: str,
+    context: Mapping[str, Any],
+    *,
+    pdfa: bool,
+    search_path: Sequence[Path] = (),
+    assets: Sequence[Path] = (),
+) -> bytes:
+    """`render_pdf` for async code: the template is filled here, laid out in a renderer process.
+
+    Call it outside any database transaction: a render takes a quarter of a second or more.
+    """
+    html = render_html(template_name, context, search_path=search_path)
+    return await html_to_pdf_async(html, pdfa=pdfa, search_path=search_path, assets=assets)
+

@@ -5,19 +5,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import msgspec
 from litestar import Litestar, Request, get
 from litestar.config.csrf import CSRFConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.router import Router
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from piccolo.engine import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 
+from inventory import config
+from labels.pdf import shutdown_renderers
 from web import templating
 from web.accounts import Principal
 from web.admin import admin
@@ -26,6 +29,7 @@ from web.api import events as events_api
 from web.api import imaging as imaging_api
 from web.api import intake as intake_api
 from web.api import loans as loans_api
+from web.api import mediation as mediation_api
 from web.api import reports as reports_api
 from web.api import sanitization as sanitization_api
 from web.api import scan as scan_api
@@ -62,9 +66,14 @@ HERE = Path(__file__).parent
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
+class Health(msgspec.Struct):
+    status: str
+
+
 @get("/healthz", opt={"public": True}, include_in_schema=False)
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz() -> Health:
+    """Liveness for a load balancer or a bench: answers without touching the database."""
+    return Health(status="ok")
 
 
 def current_principal(request: Request) -> Principal:
@@ -113,11 +122,11 @@ ROUTE_HANDLERS = [
     loans_api.OrganisationController,
     loans_api.BorrowerController,
     loans_api.ProgrammeController,
-    loans_api.CharterController,
+    mediation_api.CharterController,
     loans_api.LoanController,
     loans_api.RepairController,
-    loans_api.SessionController,
-    loans_api.reminders_today,
+    mediation_api.SessionController,
+    mediation_api.reminders_today,
     loan_pages.loan_list,
     loan_pages.checkout_page,
     loan_pages.checkout_submit,
@@ -152,7 +161,7 @@ ROUTE_HANDLERS = [
 
 async def _open_pool() -> None:
     engine = engine_finder()
-    if isinstance(engine, PostgresEngine) and os.environ.get("REEMPLOI_DB_POOL", "1") == "1":
+    if isinstance(engine, PostgresEngine) and config.settings().db_pool:
         await engine.start_connection_pool(max_size=20)
 
 
@@ -209,5 +218,5 @@ def create_app() -> Litestar:
         ),
         request_max_body_size=MAX_BODY_BYTES,
         on_startup=[_open_pool],
-        on_shutdown=[_close_pool],
+        on_shutdown=[_close_pool, shutdown_renderers],
     )

@@ -13,19 +13,13 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from inventory.errors import Conflict, DomainError, Invalid, NotFound
+from inventory.errors import DomainError
 from inventory.states import N_
 from inventory.tags import TagError, TagMisread
 from web import i18n
 
 log = logging.getLogger("reemploi.web")
 
-STATUS_BY_ERROR: list[tuple[type[Exception], int]] = [
-    (NotFound, 404),
-    (Conflict, 409),
-    (Invalid, 422),
-    (TagError, 422),
-]
 
 
 def _wants_page(request: Request) -> bool:
@@ -100,7 +94,8 @@ def _json(status: int, detail: str, extra: object = None) -> Response:
 
 
 def domain_error(request: Request, exc: Exception) -> Response:
-    status = next(code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind))
+    # Each domain error carries its HTTP meaning (inventory.errors); nothing is chosen by name.
+    status = getattr(exc, "status_code", 400)
     if _wants_page(request):
         return _page(request, status, str(exc))
     reason = "misread" if isinstance(exc, TagMisread) else None

@@ -10,9 +10,10 @@ from inventory import config
 
 def secret_key() -> str:
     """`REEMPLOI_SECRET_KEY`, or one generated once and kept in the data directory."""
-    if key := os.environ.get("REEMPLOI_SECRET_KEY"):
-        return key
-    path = config.data_dir() / "secret_key"
+    current = config.settings()
+    if current.secret_key:
+        return current.secret_key
+    path = current.data_dir / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -23,7 +24,7 @@ def secret_key() -> str:
 
 def base_url() -> str:
     """`REEMPLOI_BASE_URL`: how devices' QR codes and links reach this server."""
-    return os.environ.get("REEMPLOI_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    return config.settings().base_url
 
 
 def secure_cookies() -> bool:

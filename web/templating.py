@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.plugins.jinja import JinjaTemplateEngine
 
 from inventory.states import KIND_LABELS_FR, STATE_LABELS_FR
 from web import i18n

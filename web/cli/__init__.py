@@ -1,0 +1,9 @@
+"""The `reemploi` command line; each command calls the same services as the web application.
+
+One module per area registers its commands on the group defined in `web.cli.base`.
+"""
+
+from web.cli import admin, images, labels, reports, wiping
+from web.cli.base import main
+
+__all__ = ["admin", "images", "labels", "main", "reports", "wiping"]
