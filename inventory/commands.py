@@ -41,6 +41,18 @@ _SENTENCES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+def french_reason(reason: str) -> tuple[str, str]:
+    """msgspec's English reason (without its " - at" part) as a French sentence, and the field
+    the reason itself names (a missing or unknown one), else ""."""
+    for pattern, french in _SENTENCES:
+        if match := pattern.search(reason):
+            groups = match.groups()
+            if pattern.pattern.startswith("Object"):
+                return french, groups[0]
+            return french.format(*groups), ""
+    return "valeur invalide.", ""
+
+
 def refusal(
     error: msgspec.ValidationError, labels: Mapping[str, str] | None = None
 ) -> FieldInvalid:
@@ -48,16 +60,8 @@ def refusal(
     text = str(error)
     at = _AT.search(text)
     path = at.group(1) if at else ""
-    reason = _AT.sub("", text)
-    sentence = "valeur invalide."
-    for pattern, french in _SENTENCES:
-        if match := pattern.search(reason):
-            groups = match.groups()
-            if pattern.pattern.startswith("Object"):
-                path = ".".join(p for p in (path, groups[0]) if p)
-                groups = ()
-            sentence = french.format(*groups)
-            break
+    sentence, named = french_reason(_AT.sub("", text))
+    path = ".".join(p for p in (path, named) if p)
     field = path.split("[")[0]
     name = (labels or {}).get(field) or (labels or {}).get(field.split(".")[-1]) or field
     return FieldInvalid(field, f"{name} : {sentence}" if name else sentence.capitalize())

@@ -13,13 +13,13 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from inventory.commands import french_reason
 from inventory.errors import DomainError
 from inventory.states import N_
 from inventory.tags import TagError, TagMisread
 from web import i18n
 
 log = logging.getLogger("reemploi.web")
-
 
 
 def _wants_page(request: Request) -> bool:
@@ -72,7 +72,10 @@ def _page(
         log.debug("no language for the error page", exc_info=True)
     context = {"message": i18n.gettext(sentence), "principal": request.scope.get("user")}
     try:
-        template = request.app.template_engine.get_template("error.html")
+        engine = request.app.template_engine
+        if engine is None:
+            raise RuntimeError("no template engine")
+        template = engine.get_template("error.html")
         body = template.render(
             **Template("error.html", context=context).create_template_context(request)
         )
@@ -102,13 +105,17 @@ def domain_error(request: Request, exc: Exception) -> Response:
     return _json(status, str(exc), {"reason": reason} if reason else None)
 
 
+def _french(item: dict[str, object]) -> str:
+    """One of Litestar's validation items as « field : French sentence »."""
+    where = str(item.get("key") or item.get("source") or "")
+    sentence, named = french_reason(str(item.get("message", "")))
+    where = ".".join(p for p in (where, named) if p)
+    return f"{where} : {sentence}" if where else sentence
+
+
 def validation_error(request: Request, exc: ValidationException) -> Response:
-    messages = []
-    for item in exc.extra or []:
-        if isinstance(item, dict):
-            where = item.get("key") or item.get("source") or ""
-            messages.append(f"{where} : {item.get('message', '')}".strip(" :"))
-    sentence = "Requête invalide" + (f" ({'; '.join(messages)})." if messages else ".")
+    messages = [_french(item) for item in exc.extra or [] if isinstance(item, dict)]
+    sentence = "Requête invalide" + (f" ({'; '.join(messages)})" if messages else "") + "."
     if _wants_page(request):
         log.info("invalid page request %s %s: %s", request.method, request.url.path, sentence)
         return _page(request, 400, INVALID_PAGE)
