@@ -16,14 +16,15 @@ import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from piccolo.apps.user.tables import BaseUser
 from piccolo_api.session_auth.tables import SessionsBase
 
+from inventory.clock import now
 from inventory.db import write_transaction
-from inventory.devices import write_event
+from inventory.devices import Prebuilt, write_event
 from inventory.errors import Invalid, NotFound
 from inventory.states import N_
 from web.roles import Role
@@ -159,7 +160,7 @@ async def create_token(name: str, role: str) -> str:
             name=name,
             role=checked,
             token_sha256=_token_digest(token),
-            created_at=datetime.now(UTC),
+            created_at=now(),
         )
     )
     return token
@@ -180,21 +181,25 @@ async def revoke_tokens(name_or_id: str, actor: str) -> list[dict]:
         if not rows:
             raise NotFound(f"Aucun jeton actif ne porte le nom ou le numéro « {key} ».")
         ids = [row["id"] for row in rows]
-        await ApiToken.update({ApiToken.revoked_at: datetime.now(UTC)}).where(
-            ApiToken.id.is_in(ids)
-        )
+        await ApiToken.update({ApiToken.revoked_at: now()}).where(ApiToken.id.is_in(ids))
         for row in rows:
             await write_event(None, actor, "token_revoked", None, None, dict(row))
     return rows
 
 
+# A bearer token's owner: one query on the token's unique (indexed) digest, read anew on every
+# request, so a revocation takes effect at the next one (no cache). Written out: Piccolo's
+# query builder costs more than the query.
+_TOKEN_PRINCIPAL = Prebuilt(
+    ApiToken,
+    'SELECT "name", "role" FROM "api_token" '
+    'WHERE "token_sha256" = {} AND "revoked_at" IS NULL LIMIT 1',
+)
+
+
 async def principal_for_token(token: str) -> Principal | None:
-    row = (
-        await ApiToken.select(ApiToken.name, ApiToken.role)
-        .where((ApiToken.token_sha256 == _token_digest(token)) & ApiToken.revoked_at.is_null())
-        .first()
-    )
-    return Principal(name=row["name"], role=Role(row["role"])) if row else None
+    rows = await _TOKEN_PRINCIPAL.run(_token_digest(token))
+    return Principal(name=rows[0]["name"], role=Role(rows[0]["role"])) if rows else None
 
 
 async def principal_for_user(user_id: int) -> Principal | None:
@@ -280,16 +285,16 @@ def delay_after(failures: int) -> timedelta:
 
 
 async def _refusal(
-    key: str, address: str, attempt_id: int, now: datetime
+    key: str, address: str, attempt_id: int, moment: datetime
 ) -> tuple[str, timedelta] | None:
     """Why this attempt is refused before its password is even checked, or None."""
-    since = now - FAILURE_WINDOW
+    since = moment - FAILURE_WINDOW
     earlier = await LoginFailure.select(LoginFailure.at).where(
         (LoginFailure.username == key) & (LoginFailure.at > since) & (LoginFailure.id != attempt_id)
     )
     if len(earlier) >= ACCOUNT_LOCK:
         oldest = min(row["at"] for row in earlier)
-        return ACCOUNT_LOCKED, oldest + FAILURE_WINDOW - now
+        return ACCOUNT_LOCKED, oldest + FAILURE_WINDOW - moment
     from_address = await LoginFailure.count().where(
         (LoginFailure.address == address)
         & (LoginFailure.at > since)
@@ -298,7 +303,7 @@ async def _refusal(
     if from_address >= ADDRESS_LOCK:
         return ADDRESS_LOCKED, FAILURE_WINDOW
     if earlier:
-        wait = max(row["at"] for row in earlier) + delay_after(len(earlier)) - now
+        wait = max(row["at"] for row in earlier) + delay_after(len(earlier)) - moment
         if wait > timedelta(0):
             return SLOW_DOWN, wait
     return None
@@ -314,10 +319,10 @@ async def open_session(username: str, password: str, address: str = "") -> str |
     username = username.strip()
     key = username.casefold()[:100]
     address = address[:64]
-    now = datetime.now(UTC)
-    inserted = await LoginFailure.insert(LoginFailure(username=key, address=address, at=now))
+    moment = now()
+    inserted = await LoginFailure.insert(LoginFailure(username=key, address=address, at=moment))
     attempt = inserted[0]["id"]
-    refused = await _refusal(key, address, attempt, now)
+    refused = await _refusal(key, address, attempt, moment)
     if refused:
         # A refused attempt does not count: it would extend the lock for the legitimate owner.
         await LoginFailure.delete().where(LoginFailure.id == attempt)
@@ -334,7 +339,7 @@ async def open_session(username: str, password: str, address: str = "") -> str |
         _password_matches, password, row["password"] if row else None
     )
     if not row or not matches or await principal_for_user(row["id"]) is None:
-        await LoginFailure.delete().where(LoginFailure.at < now - FAILURE_WINDOW)
+        await LoginFailure.delete().where(LoginFailure.at < moment - FAILURE_WINDOW)
         return None
     await LoginFailure.delete().where(LoginFailure.username == key)
     changes: dict[Any, Any] = {BaseUser.last_login: datetime.now()}
@@ -342,6 +347,10 @@ async def open_session(username: str, password: str, address: str = "") -> str |
         changes[BaseUser.password] = await _hashing(BaseUser.hash_password, password)
     await BaseUser.update(changes).where(BaseUser.id == row["id"])
     now_naive = datetime.now()
+    # Sessions past a limit never open again: gone, every request's look-up stays short.
+    await HashedSessions.delete().where(
+        (HashedSessions.expiry_date < now_naive) | (HashedSessions.max_expiry_date < now_naive)
+    )
     session = await HashedSessions.create_session(
         user_id=row["id"],
         expiry_date=now_naive + SESSION_IDLE,
@@ -367,9 +376,38 @@ async def unlock(username: str | None, address: str | None, actor: str) -> int:
     return removed
 
 
+# The session, its person and their role in one query: every request with a cookie runs it.
+_SESSION_PRINCIPAL = Prebuilt(
+    HashedSessions,
+    "SELECT s.id AS session_id, s.user_id, s.expiry_date, s.max_expiry_date, "
+    "u.username, u.active, r.role "
+    "FROM sessions s JOIN piccolo_user u ON u.id = s.user_id "
+    'JOIN staff_role r ON r."user" = s.user_id '
+    "WHERE s.token = {}",
+)
+SESSION_EXTENSION = timedelta(hours=1)
+
+
 async def session_principal(token: str) -> Principal | None:
-    user_id = await HashedSessions.get_user_id(token, increase_expiry=timedelta(hours=1))
-    return await principal_for_user(user_id) if user_id else None
+    """Who this session cookie opens, read anew on every request (one query): a logout, a
+    deactivated account or a changed role takes effect at the next request, in every worker.
+
+    As Piccolo's `get_user_id`: a session within its idle and hard limits is valid, and its
+    idle limit moves an hour later when less than an hour is left (a rare write).
+    """
+    rows = await _SESSION_PRINCIPAL.run(session_digest(token))
+    if not rows:
+        return None
+    row = rows[0]
+    local_now = datetime.now()  # sessions keep naive local times, as Piccolo writes them
+    expiry: datetime = row["expiry_date"]
+    if not (expiry > local_now and row["max_expiry_date"] > local_now) or not row["active"]:
+        return None
+    if expiry - local_now < SESSION_EXTENSION:
+        await HashedSessions.update({HashedSessions.expiry_date: expiry + SESSION_EXTENSION}).where(
+            HashedSessions.id == row["session_id"]
+        )
+    return Principal(name=row["username"], role=Role(row["role"]), user_id=row["user_id"])
 
 
 async def close_session(token: str) -> None:

@@ -13,6 +13,7 @@ from piccolo.apps.migrations.commands.forwards import run_forwards
 
 from inventory import config
 from inventory.errors import Invalid
+from inventory.tables import Device
 
 
 async def migrate(quiet: bool = True) -> None:
@@ -100,6 +101,4 @@ def restore(source: Path) -> None:
 
 
 async def is_empty() -> bool:
-    from inventory.tables import Device
-
     return await Device.count() == 0

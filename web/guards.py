@@ -31,7 +31,12 @@ class PrincipalMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=principal, auth=None)
 
 
-def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+async def role_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """Refuse the caller unless the route is public or names their role.
+
+    A coroutine on purpose: Litestar runs a plain-function guard in a worker thread, a trip
+    to another thread and back on every request for a few dictionary look-ups.
+    """
     # OPTIONS only answers which methods exist (Litestar's automatic handler): nothing to guard.
     if handler.opt.get("public") or connection.scope.get("method") == "OPTIONS":
         return

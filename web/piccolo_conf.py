@@ -6,9 +6,9 @@ import sqlite3
 
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine
 
 from inventory import config
+from inventory.db import PooledSQLiteEngine
 
 
 class _SecureDeleteConnection(sqlite3.Connection):
@@ -20,13 +20,16 @@ class _SecureDeleteConnection(sqlite3.Connection):
         self.execute("PRAGMA secure_delete=ON")
 
 
-def _engine() -> PostgresEngine | SQLiteEngine:
-    if config.uses_postgres():
-        return PostgresEngine(config={"dsn": config.database_url()})
+def _engine() -> PostgresEngine | PooledSQLiteEngine:
+    settings = config.settings()
+    if settings.uses_postgres:
+        # web.app opens a pool per server process when REEMPLOI_DB_POOL is 1 (the default).
+        return PostgresEngine(config={"dsn": settings.database_url})
     path = config.sqlite_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    # timeout is SQLite's busy timeout: concurrent writers wait instead of failing.
-    return SQLiteEngine(path=str(path), timeout=30, factory=_SecureDeleteConnection)
+    # Persistent connections per event loop, writers queued in the process (inventory.db).
+    # timeout is SQLite's busy timeout: writers of other processes wait instead of failing.
+    return PooledSQLiteEngine(path=str(path), timeout=30, factory=_SecureDeleteConnection)
 
 
 DB = _engine()

@@ -9,17 +9,21 @@ must also show that it comes from our own pages; bearer-token clients carry no a
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import hmac
+import http
 import logging
 import re
 from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
 from litestar.connection import ASGIConnection
-from litestar.datastructures import MutableScopeHeaders
+from litestar.datastructures import Headers
 from litestar.exceptions import PermissionDeniedException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.config import LOGGING_CONFIG
+from uvicorn.logging import AccessFormatter
 
 from web.guards import SESSION_COOKIE
 from web.settings import base_url
@@ -53,26 +57,32 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def _own_origins(scope: Scope, connection: ASGIConnection) -> set[str]:
-    """This server as the browser reached it (Host header), and as REEMPLOI_BASE_URL names it."""
-    host = connection.headers.get("host", "")
-    return {f"{scope.get('scheme', 'http')}://{host}".lower(), _origin_of(base_url())}
+def _is_own_origin(origin: str, scope: Scope, headers: Headers) -> bool:
+    """This server as the browser reached it (Host header), or as REEMPLOI_BASE_URL names it.
+
+    The Host comparison comes first: it answers most requests without reading the settings.
+    """
+    origin = origin.rstrip("/").lower()
+    host = headers.get("host", "")
+    if origin == f"{scope.get('scheme', 'http')}://{host}".lower():
+        return True
+    return origin == _origin_of(base_url())
 
 
-def _says_cross_origin(scope: Scope, connection: ASGIConnection) -> bool:
+def _says_cross_origin(scope: Scope, headers: Headers) -> bool:
     """What the browser tells: an Origin not ours (`null` included), or a cross-origin fetch."""
-    fetch_site = connection.headers.get("sec-fetch-site")
+    fetch_site = headers.get("sec-fetch-site")
     if fetch_site in ("cross-site", "same-site"):
         return True
-    origin = connection.headers.get("origin")
-    return origin is not None and origin.rstrip("/").lower() not in _own_origins(scope, connection)
+    origin = headers.get("origin")
+    return origin is not None and not _is_own_origin(origin, scope, headers)
 
 
-def _same_origin(scope: Scope, connection: ASGIConnection) -> bool:
-    if connection.headers.get("sec-fetch-site") == "same-origin":
+def _same_origin(scope: Scope, headers: Headers) -> bool:
+    if headers.get("sec-fetch-site") == "same-origin":
         return True
-    origin = connection.headers.get("origin")
-    return origin is not None and origin.rstrip("/").lower() in _own_origins(scope, connection)
+    origin = headers.get("origin")
+    return origin is not None and _is_own_origin(origin, scope, headers)
 
 
 def _csrf_secret(token: str, key: str) -> str | None:
@@ -82,10 +92,12 @@ def _csrf_secret(token: str, key: str) -> str | None:
     return secret if len(token) > 64 and hmac.compare_digest(signature, expected) else None
 
 
-def _api_token_ok(scope: Scope, connection: ASGIConnection) -> bool:
+def _api_token_ok(scope: Scope, connection: ASGIConnection, headers: Headers) -> bool:
     """The x-csrftoken header is the reemploi_csrf cookie, both signed by our key (as Litestar)."""
     config = scope["litestar_app"].csrf_config
-    sent = connection.headers.get(config.header_name)
+    if config is None:  # no CSRF secret configured: only the same-origin check can pass
+        return False
+    sent = headers.get(config.header_name)
     cookie = connection.cookies.get(config.cookie_name)
     if not sent or not cookie:
         return False
@@ -93,18 +105,17 @@ def _api_token_ok(scope: Scope, connection: ASGIConnection) -> bool:
     return mine is not None and theirs is not None and hmac.compare_digest(mine, theirs)
 
 
-def _admin_token_ok(connection: ASGIConnection) -> bool:
-    sent = connection.headers.get(ADMIN_CSRF_HEADER)
+def _admin_token_ok(connection: ASGIConnection, headers: Headers) -> bool:
+    sent = headers.get(ADMIN_CSRF_HEADER)
     cookie = connection.cookies.get(ADMIN_CSRF_COOKIE)
     return bool(sent and cookie and hmac.compare_digest(sent, cookie))
 
 
-def _json_or_empty(connection: ASGIConnection) -> bool:
-    media_type = connection.headers.get("content-type", "").split(";")[0].strip().lower()
+def _json_or_empty(headers: Headers) -> bool:
+    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type:
         return media_type == "application/json"
     # No type and no body: a bare POST (archive, close). A body without a type is refused.
-    headers = connection.headers
     return headers.get("content-length", "0") == "0" and "transfer-encoding" not in headers
 
 
@@ -119,20 +130,21 @@ def write_refusal(scope: Scope) -> str | None:
     if scope["type"] != "http" or scope.get("method", "GET").upper() not in WRITES:
         return None
     connection: ASGIConnection = ASGIConnection(scope)
-    if connection.headers.get("authorization", "").lower().startswith("bearer "):
+    headers = connection.headers  # parsed once per request (kept in the scope's state)
+    if headers.get("authorization", "").lower().startswith("bearer "):
         return None
     cookies = connection.cookies
     if SESSION_COOKIE not in cookies and ADMIN_SESSION_COOKIE not in cookies:
         return None
-    if _says_cross_origin(scope, connection):
+    if _says_cross_origin(scope, headers):
         return CROSS_ORIGIN
     if in_admin(scope):
-        if not (_admin_token_ok(connection) or _same_origin(scope, connection)):
+        if not (_admin_token_ok(connection, headers) or _same_origin(scope, headers)):
             return ADMIN_NO_TOKEN
     elif scope["path"].startswith("/api/"):  # routed, so percent-decoded and normalised
-        if not _json_or_empty(connection):
+        if not _json_or_empty(headers):
             return NOT_JSON
-        if not (_api_token_ok(scope, connection) or _same_origin(scope, connection)):
+        if not (_api_token_ok(scope, connection, headers) or _same_origin(scope, headers)):
             return NO_TOKEN
     # Pages: Litestar's CSRF middleware checks the form's token.
     return None
@@ -213,20 +225,48 @@ def _cacheable(scope: Scope, admin: bool) -> bool:
     return path.startswith("/assets/") if admin else path.startswith("/static/")
 
 
+# Replaced on every response (set by us alone); the policy is chosen by the content type.
+_SECURITY_RAW = [
+    (name.encode("latin-1"), value.encode("latin-1")) for name, value in COMMON_HEADERS.items()
+]
+_REPLACED = frozenset({name for name, _ in _SECURITY_RAW} | {b"content-security-policy"})
+
+
+@functools.lru_cache(maxsize=64)
+def _policy_raw(admin: bool, content_type: bytes, disposition: bytes) -> bytes:
+    policy = _policy(admin, content_type.decode("latin-1"), disposition.decode("latin-1"))
+    return policy.encode("latin-1")
+
+
 async def security_headers(message: Message, scope: Scope) -> None:
-    """`before_send` hook: the security headers on every HTTP response, errors and /admin too."""
+    """`before_send` hook: the security headers on every HTTP response, errors and /admin too.
+
+    One pass over the response's raw headers (every response goes through it): ours replace
+    any of the same name; a `cache-control` the handler set is kept.
+    """
     if message["type"] != "http.response.start":
         return
-    headers = MutableScopeHeaders.from_message(message)
+    headers: list[tuple[bytes, bytes]] = []
+    content_type = disposition = b""
+    cache_control = False
+    for name, value in message.get("headers", ()):
+        lower = name.lower()
+        if lower in _REPLACED:
+            continue
+        if lower == b"content-type":
+            content_type = content_type or value
+        elif lower == b"content-disposition":
+            disposition = disposition or value
+        elif lower == b"cache-control":
+            cache_control = True
+        headers.append((name, value))
     admin = in_admin(scope)
-    for name, value in COMMON_HEADERS.items():
-        headers[name] = value
-    headers["content-security-policy"] = _policy(
-        admin, headers.get("content-type") or "", headers.get("content-disposition") or ""
-    )
+    headers += _SECURITY_RAW
+    headers.append((b"content-security-policy", _policy_raw(admin, content_type, disposition)))
     # Charters, exports, reports, certificates and every page naming a borrower: not kept.
-    if not _cacheable(scope, admin) and "cache-control" not in headers:
-        headers["cache-control"] = "no-store"
+    if not cache_control and not _cacheable(scope, admin):
+        headers.append((b"cache-control", b"no-store"))
+    message["headers"] = headers  # pyright: ignore[reportGeneralTypeIssues]
 
 
 # Access log: signing links are secrets and search terms may be a borrower's name or phone.
@@ -238,7 +278,8 @@ REDACTED = "…"
 def redact_path(path: str) -> str:
     """`/sign/<token>` and the values of personal query parameters replaced by an ellipsis."""
     path, _, query = path.partition("?")
-    path = SECRET_PATH.sub(rf"\g<1>{REDACTED}", path)
+    if path.startswith("/sign/"):
+        path = SECRET_PATH.sub(rf"\g<1>{REDACTED}", path)
     if not query:
         return path
     parts = []
@@ -258,11 +299,33 @@ class RedactAccessLog(logging.Filter):
         return True
 
 
+_ACCESS_FORMAT = LOGGING_CONFIG["formatters"]["access"]["fmt"]
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in http.HTTPStatus}
+
+
+class AccessLineFormatter(AccessFormatter):
+    """uvicorn's access line, word for word, without its two copies of every record and its
+    status look-up (every request writes one). Colours (a terminal) or another format take
+    uvicorn's own path."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        args = record.args
+        if self.use_colors or self._fmt != _ACCESS_FORMAT or not isinstance(args, tuple):
+            return super().formatMessage(record)
+        if len(args) != 5:
+            return super().formatMessage(record)
+        client_addr, method, full_path, http_version, status_code = args
+        code = int(status_code)  # pyright: ignore[reportArgumentType]
+        status = _STATUS_LINES.get(code) or f"{code} "
+        level = record.levelname
+        prefix = f"{level}:{' ' * (8 - len(level))}"
+        return f'{prefix} {client_addr} - "{method} {full_path} HTTP/{http_version}" {status}'
+
+
 def log_config() -> dict[str, Any]:
     """uvicorn's logging configuration with the redacting filter on the access log."""
-    from uvicorn.config import LOGGING_CONFIG
-
     config = copy.deepcopy(LOGGING_CONFIG)
     config.setdefault("filters", {})["redact"] = {"()": "web.security.RedactAccessLog"}
+    config["formatters"]["access"]["()"] = "web.security.AccessLineFormatter"
     config["handlers"]["access"].setdefault("filters", []).append("redact")
     return config
