@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any, ClassVar
 
+import msgspec
 from piccolo.table import Table
 
+from inventory.clock import now
 from inventory.db import write_transaction
-from inventory.devices import now, write_event
+from inventory.devices import write_event
 from inventory.errors import Conflict, Invalid, NotFound
 from inventory.tables import Donor, Site
+
+
+class ArchiveIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Why a site, donor, organisation, programme or charter is retired (the event's reason)."""
+
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+    field_labels: ClassVar[dict[str, str]] = {"reason": "Motif"}
+
+
+class ArchivedOut(msgspec.Struct):
+    """A site or donor once archived: it stays, with the date it stopped taking new work."""
+
+    id: int
+    name: str
+    archived_at: datetime
 
 
 async def archive_row(
@@ -64,3 +83,15 @@ async def archive_site(site_id: int, actor: str, reason: str) -> dict[str, Any]:
 async def archive_donor(donor_id: int, actor: str, reason: str) -> dict[str, Any]:
     """A donor that gives no more: gone from intake forms, kept in reports and certificates."""
     return await archive_row(Donor, donor_id, actor, "donor_archived", "Le donateur", reason)
+
+
+async def retire_site(site_id: int, data: ArchiveIn, actor: str) -> ArchivedOut:
+    """`archive_site` from its command: the site's id, name and archiving date."""
+    row = await archive_site(site_id, actor, data.reason)
+    return ArchivedOut(id=row["id"], name=row["name"], archived_at=row["archived_at"])
+
+
+async def retire_donor(donor_id: int, data: ArchiveIn, actor: str) -> ArchivedOut:
+    """`archive_donor` from its command: the donor's id, name and archiving date."""
+    row = await archive_donor(donor_id, actor, data.reason)
+    return ArchivedOut(id=row["id"], name=row["name"], archived_at=row["archived_at"])

@@ -15,6 +15,7 @@ from piccolo.columns import ForeignKey
 from piccolo.table import Table
 
 from inventory import lifecycle
+from inventory.devices import EventOut
 from inventory.history import PastEvent, storage_facts
 from inventory.states import KINDS_WITHOUT_STORAGE, STATE_LABELS_FR, DeviceKind, DeviceState
 from inventory.tables import Device, Disk, Event
@@ -163,3 +164,20 @@ async def dangling_references(tables: Iterable[type[Table]]) -> list[Violation]:
                 )
                 found.append(Violation("orphan", subject, sentence))
     return found
+
+
+async def trail(
+    *, kind: str | None = None, device: int | None = None, limit: int = 100, offset: int = 0
+) -> tuple[list[EventOut], int]:
+    """The audit trail newest first, optionally of one kind or one device, and its length."""
+    where = []
+    if kind:
+        where.append(Event.kind == kind)
+    if device is not None:
+        where.append(Event.device == device)
+    query = Event.select().order_by(Event.id, ascending=False).output(load_json=True)
+    count = Event.count()
+    if where:
+        query, count = query.where(*where), count.where(*where)
+    rows = await query.limit(limit).offset(offset)
+    return [EventOut.from_row(r) for r in rows], await count

@@ -2,23 +2,78 @@
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar
+
+import msgspec
 
 from inventory import devices
+from inventory.clock import now
+from inventory.commands import checked
 from inventory.db import write_transaction
-from inventory.devices import get_device, now, write_event
-from inventory.errors import Conflict, Invalid
+from inventory.devices import DeviceOut, get_device, write_event
+from inventory.errors import Conflict, DomainError, Invalid
 from inventory.states import N_
 from inventory.tables import Device, Site
 
-# Batch actions offered at the scan page: name -> French label. Transitions reuse the lifecycle.
-BATCH_ACTIONS = {
-    "lookup": N_("Consulter"),
-    "triage": N_("Trier : à effacer"),
-    "set_site": N_("Changer de site"),
-    "audit": N_("Inventaire (pointer présent)"),
-    "repair_in_workshop": N_("Mettre en réparation"),
+
+class BatchAction(StrEnum):
+    """What a scan does, chosen once for a run of scans. Transitions reuse the lifecycle."""
+
+    lookup = "lookup"
+    triage = "triage"
+    set_site = "set_site"
+    audit = "audit"
+    repair_in_workshop = "repair_in_workshop"
+
+
+# Batch actions offered at the scan page: name -> French label.
+BATCH_ACTIONS: dict[str, str] = {
+    BatchAction.lookup: N_("Consulter"),
+    BatchAction.triage: N_("Trier : à effacer"),
+    BatchAction.set_site: N_("Changer de site"),
+    BatchAction.audit: N_("Inventaire (pointer présent)"),
+    BatchAction.repair_in_workshop: N_("Mettre en réparation"),
 }
+
+
+class ScanIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One scanned code (a bare tag or a /d/<tag> URL) and the action chosen for the run."""
+
+    code: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    action: BatchAction = BatchAction.lookup
+    site_id: int | None = None
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "code": "Code scanné",
+        "action": "Action",
+        "site_id": "Site de destination",
+    }
+
+
+class ScanOut(msgspec.Struct):
+    device: DeviceOut
+    action: str
+
+
+class ChangeRefused(DomainError):
+    """The person's role may look devices up but not change them (HTTP 403)."""
+
+    status_code = 403
+
+
+async def scan(data: ScanIn, actor: str, *, may_change: bool) -> ScanOut:
+    """The service behind the scan API and the no-JavaScript scan form: the device after the
+    action, with the transitions allowed now. `may_change` is false for read-only roles."""
+    data = checked(data)
+    if data.action != BatchAction.lookup and not may_change:
+        raise ChangeRefused("Votre rôle permet de consulter, pas de modifier.")
+    if data.action in (BatchAction.triage, BatchAction.repair_in_workshop):
+        command = devices.TransitionIn(transition=data.action.value)
+        return ScanOut(await devices.transition_device(data.code, command, actor), data.action)
+    row = await apply_batch_action(data.code, data.action, actor, site_id=data.site_id)
+    allowed = await devices.generic_transitions(row)
+    return ScanOut(DeviceOut.from_row(row, allowed), data.action)
 
 
 async def set_site(code: str, site_id: int, actor: str) -> dict[str, Any]:
@@ -56,7 +111,7 @@ async def record_audit(code: str, actor: str, site_id: int | None = None) -> dic
 async def apply_batch_action(
     code: str, action: str, actor: str, *, site_id: int | None = None
 ) -> dict[str, Any]:
-    """Apply one scan's action; every refusal is a sentence naming the device."""
+    """Apply one scan's action; every refusal is a sentence naming the device (the row)."""
     if action not in BATCH_ACTIONS:
         raise Invalid(f"Action inconnue : « {action} ».")
     if action == "lookup":

@@ -33,11 +33,20 @@ _SENTENCES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"Expected `(?:int|float)` > (\S+)"), "plus de {0}."),
     (re.compile(r"Expected `str` matching regex"), "format non reconnu."),
     (re.compile(r"Invalid enum value"), "choisissez une valeur de la liste."),
-    (re.compile(r"Expected `int`"), "un nombre entier est attendu."),
-    (re.compile(r"Expected `(?:float|decimal)`"), "un nombre est attendu."),
-    (re.compile(r"Expected `bool`"), "oui ou non est attendu."),
-    (re.compile(r"Expected `date`|Invalid RFC3339 encoded date"), "une date est attendue."),
-    (re.compile(r"Expected `datetime`|Invalid RFC3339"), "une date et une heure sont attendues."),
+    (re.compile(r"Expected `int(?: \| null)?`"), "un nombre entier est attendu."),
+    (re.compile(r"Expected `(?:float|decimal)(?: \| null)?`"), "un nombre est attendu."),
+    (re.compile(r"Expected `bool(?: \| null)?`"), "oui ou non est attendu."),
+    (
+        re.compile(r"Expected `date(?: \| null)?`|Invalid RFC3339 encoded date"),
+        "une date est attendue.",
+    ),
+    (
+        re.compile(r"Expected `datetime(?: \| null)?`|Invalid RFC3339"),
+        "une date et une heure sont attendues.",
+    ),
+    (re.compile(r"Expected `str(?: \| null)?`"), "un texte est attendu."),
+    (re.compile(r"Expected `array(?: \| null)?`"), "une liste est attendue."),
+    (re.compile(r"Expected `object(?: \| null)?`"), "un objet est attendu."),
 ]
 
 

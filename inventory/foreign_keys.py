@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import re
 import sqlite3
+from typing import Any
 
 from piccolo.engine import engine_finder
 from piccolo.engine.sqlite import SQLiteEngine
@@ -83,9 +84,11 @@ def rebuild_sqlite(path: str, restrictions: Restrictions) -> None:
 async def _restrict_postgres(restrictions: Restrictions) -> None:
     """Swap each constraint for the same one with ON DELETE RESTRICT."""
     engine = engine_finder()
+    if engine is None:
+        raise RuntimeError("Aucune base de données configurée (PICCOLO_CONF).")
     for table, columns in restrictions.items():
         for column in columns:
-            rows = await engine.run_querystring(
+            rows: list[dict[str, Any]] | None = await engine.run_querystring(
                 QueryString(
                     "SELECT c.conname AS name, pg_get_constraintdef(c.oid) AS definition "
                     "FROM pg_constraint c JOIN pg_attribute a "
@@ -95,7 +98,7 @@ async def _restrict_postgres(restrictions: Restrictions) -> None:
                     column,
                 )
             )
-            if len(rows) != 1:
+            if rows is None or len(rows) != 1:
                 raise RuntimeError(f"Clé étrangère {table}.{column} introuvable dans le schéma.")
             name, definition = rows[0]["name"], rows[0]["definition"]
             definition = re.sub(

@@ -1,64 +1,138 @@
-"""Intake: sites, donors, donations, and the asset tags allocated to what arrives."""
+"""Intake: sites, donors, donations, and the asset tags allocated to what arrives.
+
+Each operation has its command here (`SiteIn`, `DonorIn`, `DonationIn`, `TaggedDeviceIn`) and
+its answer (`SiteOut`, `DonorOut`, `DonationOut`); the API decodes into the command, the pages
+convert their forms into it, and the service checks it again before writing.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any
+from typing import Annotated, Any, ClassVar
+
+import msgspec
 
 from inventory import config
+from inventory.clock import now
+from inventory.commands import checked
 from inventory.db import write_transaction
-from inventory.devices import now, write_event
-from inventory.errors import Conflict, Invalid
+from inventory.devices import write_event
+from inventory.errors import Conflict, FieldInvalid, Invalid, NotFound
 from inventory.history import REGISTERED
 from inventory.kinds import parse_kind
-from inventory.states import DeviceKind, DeviceState, DonorKind
+from inventory.states import DONOR_KIND_LABELS_FR, DeviceKind, DeviceState, DonorKind
 from inventory.tables import Device, Donation, Donor, Site, TagCounter
 from inventory.tags import format_tag, parse_tag
 
 MAX_DEVICES_PER_DONATION = 2000
 
+Note = Annotated[str, msgspec.Meta(max_length=2000)]
+# The words people use for a kind (« PC portable », « Tour »…) are accepted, then read by
+# `inventory.kinds.parse_kind`; a word naming no kind is refused with the accepted ones.
+KindWords = Annotated[str, msgspec.Meta(max_length=60)]
 
-@dataclass(frozen=True)
-class DeviceSpec:
-    """What is known of a device at intake; everything but the kind may be blank."""
 
-    kind: str = DeviceKind.laptop
-    brand: str = ""
-    model: str = ""
-    serial: str = ""
+# --- Sites ------------------------------------------------------------------------------------
+
+
+class SiteIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Open a site: a workshop or a place where devices are kept."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]  # site.name is varchar(120)
+    address: Note = ""
+    phone: Annotated[str, msgspec.Meta(max_length=40)] = ""
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "name": "Nom du site",
+        "address": "Adresse",
+        "phone": "Téléphone",
+    }
+
+
+class SiteOut(msgspec.Struct):
+    id: int
+    name: str
+    address: str
+    phone: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> SiteOut:
+        return cls(row["id"], row["name"], row["address"], row["phone"])
+
+
+async def add_site(data: SiteIn) -> SiteOut:
+    """A new site; its name is unique."""
+    data = checked(msgspec.structs.replace(data, name=data.name.strip()))
+    if await Site.exists().where(Site.name == data.name):
+        raise Invalid(f"Le site « {data.name} » existe déjà.")
+    rows = await Site.insert(
+        Site(name=data.name, address=data.address, phone=data.phone)
+    ).returning(*Site.all_columns())
+    return SiteOut.from_row(rows[0])
 
 
 async def create_site(name: str, address: str = "", phone: str = "") -> dict[str, Any]:
-    name = name.strip()
-    if not name:
-        raise Invalid("Le nom du site est obligatoire.")
-    if await Site.exists().where(Site.name == name):
-        raise Invalid(f"Le site « {name} » existe déjà.")
-    rows = await Site.insert(Site(name=name, address=address, phone=phone)).returning(
-        *Site.all_columns()
-    )
-    return rows[0]
+    """`add_site` for code that names the fields (tests, demo): the row as a dict."""
+    site = await add_site(SiteIn(name=name, address=address, phone=phone))
+    return msgspec.structs.asdict(site) | {"archived_at": None}
 
 
-@dataclass(frozen=True)
-class DonorIn:
+async def list_sites(include_archived: bool = False) -> list[SiteOut]:
+    """Sites that take new work, by name; `include_archived` lists the archived ones too."""
+    query = Site.select().order_by(Site.name)
+    if not include_archived:
+        query = query.where(Site.archived_at.is_null())
+    return [SiteOut.from_row(r) for r in await query]
+
+
+# --- Donors -----------------------------------------------------------------------------------
+
+
+class DonorIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Record a donor: a company, a public body, a school, an association or a person."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    kind: DonorKind
+    contact_email: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "name": "Nom du donateur",
+        "kind": "Type de donateur",
+        "contact_email": "Courriel de contact",
+    }
+
+
+class DonorOut(msgspec.Struct):
+    id: int
     name: str
     kind: str
-    contact_email: str = ""
+    contact_email: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> DonorOut:
+        return cls(row["id"], row["name"], row["kind"], row["contact_email"])
+
+
+def donor_kinds_sentence() -> str:
+    """The donor kinds in words, as a refusal lists them."""
+    return ", ".join(
+        f"{label.lower()} ({kind.value})" for kind, label in DONOR_KIND_LABELS_FR.items()
+    )
 
 
 def check_donor(data: DonorIn) -> DonorIn:
     """The donor as it will be stored, or Invalid with a sentence; writes nothing."""
-    name = data.name.strip()
-    if not name:
-        raise Invalid("Le nom du donateur est obligatoire.")
-    if data.kind not in DonorKind.__members__.values():
-        raise Invalid(
-            "Type de donateur inconnu : entreprise (company), organisme public (public_body), "
-            "école (school), association ou particulier (individual)."
-        )
-    return DonorIn(name=name, kind=data.kind, contact_email=data.contact_email.strip())
+    trimmed = msgspec.structs.replace(
+        data, name=data.name.strip(), contact_email=data.contact_email.strip()
+    )
+    try:
+        return checked(trimmed)
+    except FieldInvalid as refusal:
+        if refusal.field == "kind":
+            raise FieldInvalid(
+                "kind", f"Type de donateur inconnu : {donor_kinds_sentence()}."
+            ) from None
+        raise
 
 
 async def _insert_donor(data: DonorIn) -> dict[str, Any]:
@@ -68,8 +142,159 @@ async def _insert_donor(data: DonorIn) -> dict[str, Any]:
     return rows[0]
 
 
+async def add_donor(data: DonorIn) -> DonorOut:
+    """A new donor."""
+    return DonorOut.from_row(await _insert_donor(check_donor(data)))
+
+
 async def create_donor(name: str, kind: str, contact_email: str = "") -> dict[str, Any]:
-    return await _insert_donor(check_donor(DonorIn(name, kind, contact_email)))
+    """`add_donor` for code that names the fields (tests, demo): the row as a dict."""
+    command = DonorIn(name=name, kind=kind, contact_email=contact_email)  # type: ignore[arg-type]
+    return await _insert_donor(check_donor(command))
+
+
+async def list_donors(
+    limit: int, offset: int, include_archived: bool = False
+) -> tuple[list[DonorOut], int]:
+    """Donors that may give now, by name, and their count; archived ones on request."""
+    query, count = Donor.select().order_by(Donor.name), Donor.count()
+    if not include_archived:
+        query = query.where(Donor.archived_at.is_null())
+        count = count.where(Donor.archived_at.is_null())
+    rows = await query.limit(limit).offset(offset)
+    return [DonorOut.from_row(r) for r in rows], await count
+
+
+# --- Donations --------------------------------------------------------------------------------
+
+
+class DeviceIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """What is known of a device at intake; everything but the kind may be blank."""
+
+    kind: KindWords = DeviceKind.laptop.value
+    brand: Annotated[str, msgspec.Meta(max_length=80)] = ""
+    model: Annotated[str, msgspec.Meta(max_length=120)] = ""
+    serial: Annotated[str, msgspec.Meta(max_length=80)] = ""
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "kind": "Type",
+        "brand": "Marque",
+        "model": "Modèle",
+        "serial": "Numéro de série",
+    }
+
+
+DeviceSpec = DeviceIn  # the name older callers (spreadsheets, demo, tests) use
+
+
+class DonationIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Register a lot: from a known donor (`donor_id`) or one named now (`new_donor_name`,
+    `new_donor_kind`, created with the lot; it wins over `donor_id`), with either
+    `device_count` devices of one `kind` or the `devices` listed one by one."""
+
+    received_on: date
+    site_id: int | None = None
+    donor_id: int | None = None
+    new_donor_name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    new_donor_kind: DonorKind | None = None
+    notes: Note = ""
+    weee_reference: Annotated[str, msgspec.Meta(max_length=80)] = ""
+    device_count: Annotated[int, msgspec.Meta(ge=1, le=MAX_DEVICES_PER_DONATION)] | None = None
+    kind: KindWords = DeviceKind.laptop.value
+    devices: Annotated[list[DeviceIn], msgspec.Meta(max_length=MAX_DEVICES_PER_DONATION)] = []
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "received_on": "Date de réception",
+        "site_id": "Site de réception",
+        "donor_id": "Donateur",
+        "new_donor_name": "Nouveau donateur",
+        "new_donor_kind": "Type du nouveau donateur",
+        "notes": "Notes",
+        "weee_reference": "Référence DEEE",
+        "device_count": "Nombre d'appareils",
+        "kind": "Type",
+        "devices": "Appareils",
+    }
+
+
+class DonationOut(msgspec.Struct):
+    id: int
+    donor_id: int
+    site_id: int
+    received_on: date
+    notes: str
+    weee_reference: str
+    tags: list[str] | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], tags: list[str] | None = None) -> DonationOut:
+        return cls(
+            id=row["id"],
+            donor_id=row["donor"],
+            site_id=row["site"],
+            received_on=row["received_on"],
+            notes=row["notes"],
+            weee_reference=row["weee_reference"],
+            tags=tags,
+        )
+
+
+async def receive_donation(data: DonationIn, actor: str) -> DonationOut:
+    """Register the lot a command describes (page and API alike); see `register_donation`."""
+    data = checked(data)
+    if data.site_id is None:
+        raise FieldInvalid("site_id", "Choisissez le site de réception.")
+    if bool(data.device_count) == bool(data.devices):
+        raise FieldInvalid(
+            "device_count",
+            "Indiquez un nombre d'appareils (1 à 2000) ou la liste des appareils, pas les deux.",
+        )
+    new_donor, donor_id = None, data.donor_id
+    if data.new_donor_name.strip():  # a donor typed on the form wins over the list's choice
+        if data.new_donor_kind is None:
+            raise FieldInvalid("new_donor_kind", "Choisissez le type du nouveau donateur.")
+        new_donor, donor_id = DonorIn(name=data.new_donor_name, kind=data.new_donor_kind), None
+    devices = data.devices or [DeviceIn(kind=data.kind)] * (data.device_count or 0)
+    row = await register_donation(
+        donor_id=donor_id,
+        new_donor=new_donor,
+        site_id=data.site_id,
+        received_on=data.received_on,
+        devices=devices,
+        actor=actor,
+        notes=data.notes.strip(),
+        weee_reference=data.weee_reference.strip(),
+    )
+    return DonationOut.from_row(row, row["tags"])
+
+
+async def get_donation(donation_id: int) -> DonationOut:
+    row = await Donation.select().where(Donation.id == donation_id).first()
+    if row is None:
+        raise NotFound(f"Don {donation_id} inconnu.")
+    return DonationOut.from_row(row)
+
+
+async def list_donations(
+    limit: int, offset: int, donor: int | None = None
+) -> tuple[list[DonationOut], int]:
+    """Lots newest first, optionally of one donor, and their count."""
+    query = Donation.select().order_by(Donation.id, ascending=False)
+    count = Donation.count()
+    if donor is not None:
+        query, count = query.where(Donation.donor == donor), count.where(Donation.donor == donor)
+    rows = await query.limit(limit).offset(offset)
+    return [DonationOut.from_row(r) for r in rows], await count
+
+
+def _device_in(spec: DeviceIn) -> DeviceIn:
+    """The device as it will be stored: checked, trimmed, its kind read from people's words."""
+    spec = checked(
+        msgspec.structs.replace(
+            spec, brand=spec.brand.strip(), model=spec.model.strip(), serial=spec.serial.strip()
+        )
+    )
+    return msgspec.structs.replace(spec, kind=parse_kind(spec.kind))
 
 
 async def allocate_tags(count: int) -> list[str]:
@@ -114,7 +339,7 @@ async def register_donation(
     donor = check_donor(new_donor) if new_donor is not None else None
     if not 1 <= len(devices) <= MAX_DEVICES_PER_DONATION:
         raise Invalid(f"Un don compte de 1 à {MAX_DEVICES_PER_DONATION} appareils.")
-    devices = [replace(spec, kind=parse_kind(spec.kind)) for spec in devices]
+    devices = [_device_in(spec) for spec in devices]
     if received_on > date.today():
         raise Invalid("La date de réception ne peut pas être dans le futur.")
     async with write_transaction(Donation):
@@ -186,7 +411,7 @@ async def register_tagged_device(
     tag = parse_tag(code)
     if tag.prefix != config.tag_prefix():
         raise Invalid(f"L'étiquette {tag} porte le préfixe d'un autre atelier.")
-    spec = replace(spec, kind=parse_kind(spec.kind))
+    spec = _device_in(spec)
     async with write_transaction(Device):
         if await Device.exists().where(Device.asset_tag == str(tag)):
             raise Conflict(f"L'étiquette {tag} est déjà enregistrée.")
@@ -226,3 +451,32 @@ async def register_tagged_device(
             {"donation_id": donation_id, "custody_change": True, "preprinted_tag": True},
         )
         return row
+
+
+class TaggedDeviceIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Register one device whose label was printed in advance, as part of a known lot."""
+
+    tag: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    donation_id: int | None = None
+    kind: KindWords = DeviceKind.laptop.value
+    brand: Annotated[str, msgspec.Meta(max_length=80)] = ""
+    model: Annotated[str, msgspec.Meta(max_length=120)] = ""
+    serial: Annotated[str, msgspec.Meta(max_length=80)] = ""
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "tag": "Étiquette",
+        "donation_id": "Don",
+        "kind": "Type",
+        "brand": "Marque",
+        "model": "Modèle",
+        "serial": "Numéro de série",
+    }
+
+
+async def receive_tagged_device(data: TaggedDeviceIn, actor: str) -> dict[str, Any]:
+    """`register_tagged_device` from its command (the intake page's second form)."""
+    data = checked(data)
+    if data.donation_id is None:
+        raise FieldInvalid("donation_id", "Choisissez le don dont vient l'appareil.")
+    spec = DeviceIn(kind=data.kind, brand=data.brand, model=data.model, serial=data.serial)
+    return await register_tagged_device(data.tag, data.donation_id, spec, actor)

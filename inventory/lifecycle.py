@@ -307,7 +307,9 @@ def decide(state: S, transition_name: str, facts: Facts) -> S:
 def allowed(state: S, facts: Facts) -> list[str]:
     """Names of the transitions that `decide` would accept now, for menus and scan rows."""
     names = []
-    for name in TRANSITIONS:
+    for name, transition in TRANSITIONS.items():
+        if state not in transition.sources:
+            continue  # `decide`'s first refusal, without building its sentence and exception
         try:
             decide(state, name, facts)
         except TransitionRefused:

@@ -70,7 +70,10 @@ def _xlsx_rows(data: bytes) -> Iterator[Iterable[object]]:
     try:
         # Read-only mode streams rows from the sheet's XML and max_col cuts each row; a sheet
         # without <dimension> has no known end, so _filled_rows stops the pass itself.
-        yield from book.active.iter_rows(max_col=MAX_COLUMNS, values_only=True)
+        sheet = book.active
+        if sheet is None:
+            raise Invalid("Le fichier XLSX n'a pas de feuille.")
+        yield from sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True)
     except Exception:
         raise Invalid("Le fichier XLSX est illisible.") from None
     finally:

@@ -71,6 +71,15 @@ class DonorKind(StrEnum):
     individual = "individual"
 
 
+DONOR_KIND_LABELS_FR: dict[DonorKind, str] = {
+    DonorKind.company: N_("Entreprise"),
+    DonorKind.public_body: N_("Organisme public"),
+    DonorKind.school: N_("École"),
+    DonorKind.association: N_("Association"),
+    DonorKind.individual: N_("Particulier"),
+}
+
+
 class RetirementReason(StrEnum):
     parts = "parts"
     recycled_weee = "recycled_weee"

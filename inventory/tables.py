@@ -13,6 +13,7 @@ from piccolo.columns import (
     Date,
     ForeignKey,
     Integer,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -26,6 +27,8 @@ from inventory.states import DeviceKind, DeviceState, DonorKind, Grade, Transpor
 class Site(Table):
     """A workshop or a place where devices are kept."""
 
+    id: Serial
+
     name = Varchar(length=120, unique=True)
     address = Text(default="")
     phone = Varchar(length=40, default="")
@@ -35,6 +38,8 @@ class Site(Table):
 
 class Donor(Table):
     """Who gave devices: a company, a public body, a school, an association or a person."""
+
+    id: Serial
 
     name = Varchar(length=200)
     kind = Varchar(length=20, choices=DonorKind)
@@ -46,6 +51,8 @@ class Donor(Table):
 class Donation(Table):
     """A lot of devices received together from one donor."""
 
+    id: Serial
+
     donor = ForeignKey(references=Donor, on_delete=OnDelete.restrict, null=False)
     site = ForeignKey(references=Site, on_delete=OnDelete.restrict, null=False)
     received_on = Date()
@@ -56,6 +63,8 @@ class Donation(Table):
 
 class Device(Table):
     """One physical machine, identified for life by its asset tag."""
+
+    id: Serial
 
     asset_tag = Varchar(length=20, unique=True, index=True)
     kind = Varchar(length=20, choices=DeviceKind, default=DeviceKind.laptop)
@@ -78,7 +87,9 @@ class Device(Table):
 class Disk(Table):
     """A storage medium, inside a device or loose on the bench."""
 
-    device = ForeignKey(references=Device, on_delete=OnDelete.restrict, null=True)
+    id: Serial
+
+    device = ForeignKey(references=Device, on_delete=OnDelete.restrict, null=True, index=True)
     model = Varchar(length=120, default="")
     serial = Varchar(length=120, default="")
     size_bytes = BigInt(default=0)
@@ -88,6 +99,8 @@ class Disk(Table):
 
 class Event(Table):
     """The append-only audit trail: who did what, when, from which state to which."""
+
+    id: Serial
 
     device = ForeignKey(references=Device, on_delete=OnDelete.restrict, null=True, index=True)
     # Loans live in an app that inventory must not import: a plain integer keeps arrows inward.
@@ -102,6 +115,8 @@ class Event(Table):
 
 class TagCounter(Table):
     """The last asset-tag number allocated for a prefix; bumped atomically."""
+
+    id: Serial
 
     prefix = Varchar(length=4, unique=True)
     last_value = Integer(default=0)

@@ -40,7 +40,9 @@ def test_batch_transitions_and_unknown_actions(db: None) -> None:
 
 def test_a_pre_printed_tag_is_registered_and_the_sequence_skips_it(db: None) -> None:
     run(new_donation(2))
-    donation_id = run(Donation.select(Donation.id).first())["id"]
+    donation = run(Donation.select(Donation.id).first())
+    assert donation is not None
+    donation_id = donation["id"]
     printed = format_tag("RE", 40)
     row = run(intake.register_tagged_device(printed, donation_id, intake.DeviceSpec(), "t"))
     assert row["asset_tag"] == printed

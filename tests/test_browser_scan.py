@@ -107,6 +107,7 @@ def test_a_donation_of_ten_devices_from_an_xlsx_file(
     run(new_donation(1))  # a site and a donor to choose from
     workbook = openpyxl.Workbook()
     sheet = workbook.active
+    assert sheet is not None
     sheet.append(["Type", "Marque", "Modèle", "Numéro de série"])
     for i in range(10):
         sheet.append(["portable", "Dell", "Latitude 7490", f"XLSX{i:04d}"])
@@ -119,7 +120,9 @@ def test_a_donation_of_ten_devices_from_an_xlsx_file(
     page.click("form.form button[type=submit]")
     page.wait_for_url(re.compile(r"/donations/\d+\?new=1"))
     assert "10 étiquettes attribuées" in page.inner_text("main")
-    donation_id = int(re.search(r"/donations/(\d+)", page.url).group(1))
+    found = re.search(r"/donations/(\d+)", page.url)
+    assert found is not None
+    donation_id = int(found.group(1))
     listed = run(Device.select(Device.serial, Device.model).where(Device.donation == donation_id))
     assert sorted(d["serial"] for d in listed) == [f"XLSX{i:04d}" for i in range(10)]
     assert (

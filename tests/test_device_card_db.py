@@ -41,7 +41,12 @@ def test_the_card_lists_certificates_and_loans(client: Any, tokens: dict[str, st
     request = checkout.CheckoutIn(
         borrower_id=setup["borrower"]["id"], tags=[tag], programme_id=setup["programme"]["id"]
     )
-    signature = checkout.SignatureIn("drawn", signature_png(), "Camille Durand", "self")
+    signature = checkout.SignatureIn(
+        checkout.SignatureMethod.drawn,
+        signature_png(),
+        "Camille Durand",
+        checkout.SignerRole.self,
+    )
     loan = run(checkout.checkout(request, signature, "mediatrice"))
     page = client.get(f"/d/{tag}", headers={"Authorization": f"Bearer {tokens['mediator']}"})
     assert page.status_code == 200

@@ -53,6 +53,7 @@ def test_every_combination_of_empty_and_filled_fields_filters(client: Any) -> No
     TAGS[:] = ready + received
     site = run(Site.select().first())
     donation = run(Donation.select().order_by(Donation.id, ascending=False).first())
+    assert site is not None and donation is not None
     log_in(client, "theo", "technician")
     filled = {
         "q": "",

@@ -1,42 +1,42 @@
-"""The audit trail, for coordinators."""
+"""The audit trail, for coordinators, and who the caller is."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
+import msgspec
 from litestar import get
-from litestar.pagination import OffsetPagination
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.pagination import OffsetPagination  # pyright: ignore[reportAttributeAccessIssue]
+from litestar.params import FromQuery, QueryParameter
 
-from inventory.tables import Event
+from inventory import audit
+from inventory.devices import EventOut
 from web.accounts import Principal
-from web.api.schemas import EventOut, Me
+from web.api.openapi import errors
 from web.roles import EVERYONE, MANAGERS
 
 
-@get("/api/v1/events", opt={"roles": MANAGERS}, tags=["events"])
+class Me(msgspec.Struct):
+    """The caller: the account's name and role."""
+
+    name: str
+    role: str
+
+
+@get("/api/v1/events", opt={"roles": MANAGERS}, tags=["events"], responses=errors())
 async def list_events(
-    kind: Annotated[str | None, Parameter(max_length=40)] = None,
-    device: int | None = None,
-    limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
-    offset: Annotated[int, Parameter(ge=0, le=2**63 - 1)] = 0,  # SQL OFFSET: 64 bits
+    kind: Annotated[str | None, QueryParameter(max_length=40)] = None,
+    device: FromQuery[int | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    offset: Annotated[int, QueryParameter(ge=0, le=2**63 - 1)] = 0,  # SQL OFFSET: 64 bits
 ) -> OffsetPagination[EventOut]:
     """Events newest first, optionally of one kind or one device."""
-    where = []
-    if kind:
-        where.append(Event.kind == kind)
-    if device is not None:
-        where.append(Event.device == device)
-    query = Event.select().order_by(Event.id, ascending=False).output(load_json=True)
-    count = Event.count()
-    if where:
-        query, count = query.where(*where), count.where(*where)
-    rows = await query.limit(limit).offset(offset)
-    items = [EventOut.from_row(r) for r in rows]
-    return OffsetPagination(items=items, limit=limit, offset=offset, total=await count)
+    items, total = await audit.trail(kind=kind, device=device, limit=limit, offset=offset)
+    return OffsetPagination(items=items, limit=limit, offset=offset, total=total)
 
 
-@get("/api/v1/me", opt={"roles": EVERYONE}, tags=["auth"])
-async def me(principal: Principal) -> Me:
+@get("/api/v1/me", opt={"roles": EVERYONE}, tags=["auth"], responses=errors())
+async def me(principal: NamedDependency[Principal]) -> Me:
     """Who the caller is."""
     return Me(name=principal.name, role=principal.role)

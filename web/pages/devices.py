@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.params import FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from inventory import devices, lifecycle
-from inventory.errors import Conflict, NotFound
+from inventory.devices import DeviceFilter, TransitionIn
+from inventory.errors import Conflict, DomainError
 from inventory.states import N_, DeviceKind, DeviceState, Grade
 from inventory.tables import Donation, Site
 from inventory.tags import TagError, parse_tag
 from labels.stocks import STOCKS
 from loans.tables import LoanDevice
 from provisioning.tables import SanitizationRecord
-from web.api.devices import device_filter
+from web.forms import form_to
 from web.roles import STAFF, WORKSHOP
 
 PER_PAGE = 50
@@ -50,8 +50,8 @@ def search_text(text: str) -> str:
     return f"{bare[1]}-{bare[2]}" if bare else text
 
 
-def page_filter(params: dict[str, str]) -> tuple[devices.DeviceFilter, dict[str, str]]:
-    """The form's fields into the API's filter (`device_filter`); empty fields filter nothing,
+def page_filter(params: dict[str, str]) -> tuple[DeviceFilter, dict[str, str]]:
+    """The form's fields into the API's filter (`DeviceFilter`); empty fields filter nothing,
     a field that cannot be read is left out and named, with a sentence, in the second value."""
     values = {k: params.get(k, "").strip() for k in FILTER_FIELDS}
     refused: dict[str, str] = {}
@@ -72,13 +72,13 @@ def page_filter(params: dict[str, str]) -> tuple[devices.DeviceFilter, dict[str,
     text = values["q"]
     if len(text) > 100:
         refused["q"], text = FILTER_REFUSALS["q"], ""
-    filters = device_filter(
-        device_state=typed.get("state"),
+    filters = DeviceFilter(
+        state=typed.get("state"),
         site=typed.get("site"),
         donation=typed.get("donation"),
         kind=typed.get("kind"),
         grade=typed.get("grade"),
-        q=search_text(text) if text else None,
+        text=search_text(text) if text else None,
     )
     return filters, refused
 
@@ -86,7 +86,7 @@ def page_filter(params: dict[str, str]) -> tuple[devices.DeviceFilter, dict[str,
 @get("/devices", opt={"roles": STAFF}, include_in_schema=False)
 async def device_list(
     request: Request,
-    page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
+    page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
 ) -> Template:
     params = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
     filters, refused = page_filter(params)
@@ -94,7 +94,7 @@ async def device_list(
     typed = params.get("q", "").strip()
     if not total and filters.text and filters.text != typed:
         # A serial that happens to read as a tag: look for the text as typed too.
-        filters = replace(filters, text=typed)
+        filters = msgspec.structs.replace(filters, text=typed)
         rows, total = await devices.list_devices(filters, page, PER_PAGE)
     query = {k: v for k, v in params.items() if k in FILTER_FIELDS and v.strip()}
     return Template(
@@ -123,7 +123,7 @@ async def device_list(
 
 
 @get("/d/{tag:str}", opt={"roles": STAFF}, include_in_schema=False)
-async def device_page(request: Request, tag: str) -> Template:
+async def device_page(request: Request, tag: FromPath[str]) -> Template:
     device = await devices.get_device(tag)
     allowed = []
     if request.user.role in WORKSHOP:
@@ -146,7 +146,7 @@ async def device_page(request: Request, tag: str) -> Template:
             SanitizationRecord.certificate_id,
         )
         .where(SanitizationRecord.device == device["id"])
-        .order_by(SanitizationRecord.id, ascending=False)
+        .order_by(SanitizationRecord._meta.primary_key, ascending=False)
     )
     loans = (
         await LoanDevice.select(
@@ -155,10 +155,10 @@ async def device_page(request: Request, tag: str) -> Template:
             LoanDevice.returned_at,
             LoanDevice.outcome,
             LoanDevice.loan.status,
-            LoanDevice.loan.borrower.code,
+            LoanDevice.loan._.borrower._.code,
         )
         .where(LoanDevice.device == device["id"])
-        .order_by(LoanDevice.id, ascending=False)
+        .order_by(LoanDevice._meta.primary_key, ascending=False)
     )
     return Template(
         "device.html",
@@ -178,30 +178,16 @@ async def device_page(request: Request, tag: str) -> Template:
 
 @post("/d/{tag:str}/transitions", opt={"roles": WORKSHOP}, include_in_schema=False, status_code=303)
 async def device_transition_form(
-    request: Request,
-    tag: str,
-    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    request: Request, tag: FromPath[str], data: URLEncodedBody[dict[str, Any]]
 ) -> Redirect | Template:
-    """The no-JavaScript path of the device card's buttons; same service as the API."""
+    """The no-JavaScript path of the device card's buttons: the API's command and service."""
     try:
-        device = await devices.apply_transition(
-            tag,
-            str(data.get("transition", ""))[:40],
-            request.user.actor,
-            reason=str(data.get("reason", ""))[:20] or None,
-            expected_version=_int_or_none(data.get("expected_version")),
-        )
-    except (Conflict, TagError, NotFound) as error:
+        command = form_to(TransitionIn, data)
+        device = await devices.transition_device(tag, command, request.user.actor)
+    except (DomainError, TagError) as error:
         return Template(
             "error.html",
             context={"message": str(error)},
             status_code=409 if isinstance(error, Conflict) else 422,
         )
-    return Redirect(f"/d/{device['asset_tag']}", status_code=303)
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return Redirect(f"/d/{device.asset_tag}", status_code=303)

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.exceptions import PermissionDeniedException
-from litestar.params import Body
+from litestar.params import URLEncodedBody
 from litestar.response import Template
 
-from inventory import lifecycle
-from inventory.batch import BATCH_ACTIONS
+from inventory import batch, lifecycle
+from inventory.batch import BATCH_ACTIONS, BatchAction, ScanIn
 from inventory.errors import DomainError, NotFound
 from inventory.states import STATE_LABELS_FR
 from inventory.tables import Site
 from inventory.tags import TagError, TagMisread
-from web.api.scan import ScanIn, scan_code
+from web.forms import form_to
 from web.i18n import gettext as _
 from web.roles import STAFF, WORKSHOP
 
@@ -53,25 +51,22 @@ async def scan_page(request: Request) -> Template:
 
 
 @post("/scan", opt={"roles": STAFF}, include_in_schema=False, status_code=200)
-async def scan_form(
-    request: Request,
-    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
-) -> Template:
-    """Without JavaScript the form posts here and the page comes back with the result."""
+async def scan_form(request: Request, data: URLEncodedBody[dict[str, Any]]) -> Template:
+    """Without JavaScript the form posts here and the page comes back with the result: the
+    API's command (`ScanIn`) and service."""
     code = str(data.get("code", ""))[:300]
-    action = str(data.get("action", "lookup"))[:40]
-    site = str(data.get("site_id", "") or "")
+    action = str(data.get("action", "") or BatchAction.lookup)[:40]
     result: dict[str, Any] = {"code": code}
     try:
-        outcome = await scan_code(
-            ScanIn(code=code or " ", action=action, site_id=int(site) if site.isdigit() else None),
-            request.user,
+        command = form_to(ScanIn, data)
+        outcome = await batch.scan(
+            command, request.user.actor, may_change=request.user.role in WORKSHOP
         )
         result["device"] = outcome.device
     except TagMisread:
         result["error"], result["kind"] = _("Étiquette mal lue : rescannez."), "misread"
     except NotFound as error:
         result["error"], result["kind"] = str(error), "unknown"
-    except (TagError, DomainError, PermissionDeniedException) as error:
-        result["error"], result["kind"] = str(getattr(error, "detail", error)), "refused"
+    except (TagError, DomainError) as error:
+        result["error"], result["kind"] = str(error), "refused"
     return Template("scan.html", context=await _context(request, [result], action))
