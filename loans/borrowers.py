@@ -3,31 +3,155 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar
 
+import msgspec
+from piccolo.columns import Column
+
+from inventory.clock import now
+from inventory.commands import build
+from inventory.commands import checked as checked_command
 from inventory.db import write_transaction
 from inventory.devices import write_event
-from inventory.errors import Conflict, Invalid, NotFound
-from loans.tables import Borrower, BorrowerContact, Organisation, Programme
+from inventory.errors import Conflict, FieldInvalid, Invalid, NotFound
+from loans import programmes
+from loans.tables import Borrower, BorrowerContact, Organisation
 
-ORGANISATION_KINDS = ("school", "college", "social_centre", "association")
-BORROWER_KINDS = ("household", "organisation")
+
+class OrganisationKind(StrEnum):
+    school = "school"
+    college = "college"
+    social_centre = "social_centre"
+    association = "association"
+
+
+class BorrowerKind(StrEnum):
+    household = "household"
+    organisation = "organisation"
+
+
+ORGANISATION_KINDS = tuple(OrganisationKind)
+BORROWER_KINDS = tuple(BorrowerKind)
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-DEFAULT_FOLLOWUPS = [{"label": "prise en main", "days": 7}, {"label": "usages", "days": 30}]
+
+Text200 = Annotated[str, msgspec.Meta(max_length=200)]
+Commune = Annotated[str, msgspec.Meta(max_length=120)]
+Insee = Annotated[str, msgspec.Meta(max_length=5)]
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+class OrganisationIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Create or correct an organisation (POST /api/v1/organisations, the organisation form)."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    kind: OrganisationKind
+    commune: Commune = ""
+    insee_code: Insee = ""
+    qpv: bool = False
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "name": "Nom",
+        "kind": "Type",
+        "commune": "Commune",
+        "insee_code": "Code INSEE",
+        "qpv": "Quartier prioritaire",
+    }
 
 
-def _text(value: str, limit: int, what: str, *, required: bool = False) -> str:
+class OrganisationOut(msgspec.Struct):
+    id: int
+    name: str
+    kind: str
+    commune: str
+    insee_code: str
+    qpv: bool
+    created_at: datetime
+    archived_at: datetime | None = None
+
+
+class BorrowerIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A new borrower (POST /api/v1/borrowers, the borrower form, a checkout's new household),
+    or a borrower's corrected contact and attributes."""
+
+    kind: BorrowerKind = BorrowerKind.household
+    full_name: Text200 = ""
+    email: Text200 = ""
+    phone: Annotated[str, msgspec.Meta(max_length=40)] = ""
+    address: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    guardian_name: Text200 = ""
+    referent: Text200 = ""
+    commune: Commune = ""
+    insee_code: Insee = ""
+    qpv_resident: bool = False
+    children_count: Annotated[int, msgspec.Meta(ge=0, le=30)] = 0
+    school_id: int | None = None
+    organisation_id: int | None = None
+    is_minor: bool = False
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "kind": "Type d'emprunteur",
+        "full_name": "Nom et prénom",
+        "email": "Courriel",
+        "phone": "Téléphone",
+        "address": "Adresse",
+        "guardian_name": "Représentant légal",
+        "referent": "Référent",
+        "commune": "Commune",
+        "insee_code": "Code INSEE",
+        "qpv_resident": "Quartier prioritaire",
+        "children_count": "Nombre d'enfants",
+        "school_id": "École",
+        "organisation_id": "Organisation",
+        "is_minor": "Mineur",
+    }
+
+
+class BorrowerOut(msgspec.Struct):
+    """A borrower by its pseudonymous code (no personal data)."""
+
+    id: int
+    code: str
+    kind: str
+    organisation: int | None
+    commune: str
+    insee_code: str
+    qpv_resident: bool
+    children_count: int
+    school: int | None
+    is_minor: bool
+    created_at: datetime
+    anonymised_at: datetime | None = None
+
+
+class ContactOut(msgspec.Struct):
+    full_name: str
+    email: str
+    phone: str
+    address: str
+    guardian_name: str
+    referent: str
+
+
+class BorrowerDetail(BorrowerOut):
+    """One borrower with its personal data (None once erased)."""
+
+    contact: ContactOut | None = None
+
+
+def _columns(values: dict[str, Any]) -> dict[Column | str, Any]:
+    """Values by column name, as Piccolo's `update` takes them."""
+    columns: dict[Column | str, Any] = {**values}
+    return columns
+
+
+def _text(value: str, limit: int, what: str, *, required: bool = False, field: str = "") -> str:
     value = (value or "").strip()
     if required and not value:
-        raise Invalid(f"{what} : champ obligatoire.")
+        raise FieldInvalid(field, f"{what} : champ obligatoire.")
     if len(value) > limit:
-        raise Invalid(f"{what} : {limit} caractères au plus.")
+        raise FieldInvalid(field, f"{what} : {limit} caractères au plus.")
     return value
 
 
@@ -35,31 +159,44 @@ def _insee(code: str) -> str:
     code = (code or "").strip().upper()
     # Corsica's départements are 2A and 2B; otherwise five digits.
     if code and not (len(code) == 5 and (code.isdigit() or code[:2] in ("2A", "2B"))):
-        raise Invalid("Le code INSEE d'une commune compte 5 caractères (ex. 69123, 2A004).")
+        raise FieldInvalid(
+            "insee_code", "Le code INSEE d'une commune compte 5 caractères (ex. 69123, 2A004)."
+        )
     return code
 
 
-async def create_organisation(
+def organisation(
     name: str, kind: str, commune: str = "", insee_code: str = "", qpv: bool = False
-) -> dict[str, Any]:
-    values = _organisation_row(name, kind, commune, insee_code, qpv)
-    rows = await Organisation.insert(Organisation(**values, created_at=_now())).returning(
+) -> OrganisationIn:
+    """The command from plain values (code, tests, the CLI), checked."""
+    values = {"name": name, "kind": kind, "commune": commune, "insee_code": insee_code, "qpv": qpv}
+    return build(OrganisationIn, values)
+
+
+async def add_organisation(data: OrganisationIn) -> dict[str, Any]:
+    """A new organisation; returns its row."""
+    values = _organisation_row(data)
+    rows = await Organisation.insert(Organisation(**values, created_at=now())).returning(
         *Organisation.all_columns()
     )
     return rows[0]
 
 
-def _organisation_row(
-    name: str, kind: str, commune: str, insee_code: str, qpv: bool
+async def create_organisation(
+    name: str, kind: str, commune: str = "", insee_code: str = "", qpv: bool = False
 ) -> dict[str, Any]:
-    if kind not in ORGANISATION_KINDS:
-        raise Invalid(f"Type d'organisation inconnu ; types : {', '.join(ORGANISATION_KINDS)}.")
+    """`add_organisation` from plain values (for code and tests)."""
+    return await add_organisation(organisation(name, kind, commune, insee_code, qpv))
+
+
+def _organisation_row(data: OrganisationIn) -> dict[str, Any]:
+    data = checked_command(data)
     return dict(
-        name=_text(name, 200, "Nom", required=True),
-        kind=kind,
-        commune=_text(commune, 120, "Commune"),
-        insee_code=_insee(insee_code),
-        qpv=qpv,
+        name=_text(data.name, 200, "Nom", required=True, field="name"),
+        kind=str(data.kind),
+        commune=_text(data.commune, 120, "Commune"),
+        insee_code=_insee(data.insee_code),
+        qpv=data.qpv,
     )
 
 
@@ -71,22 +208,15 @@ async def get_organisation(organisation_id: int) -> dict[str, Any]:
 
 
 async def update_organisation(
-    organisation_id: int,
-    name: str,
-    kind: str,
-    commune: str = "",
-    insee_code: str = "",
-    qpv: bool = False,
-    *,
-    actor: str,
+    organisation_id: int, data: OrganisationIn, *, actor: str
 ) -> dict[str, Any]:
     """Correct an organisation; the event names the fields changed."""
-    values = _organisation_row(name, kind, commune, insee_code, qpv)
+    values = _organisation_row(data)
     async with write_transaction(Organisation):
         before = await get_organisation(organisation_id)
         changed = sorted(k for k, v in values.items() if before[k] != v)
         if changed:
-            await Organisation.update(values).where(Organisation.id == organisation_id)
+            await Organisation.update(_columns(values)).where(Organisation.id == organisation_id)
             await write_event(
                 None,
                 actor,
@@ -96,25 +226,6 @@ async def update_organisation(
                 {"organisation": organisation_id, "fields": changed},
             )
         return await get_organisation(organisation_id)
-
-
-@dataclass
-class BorrowerIn:
-    kind: str = "household"
-    full_name: str = ""
-    email: str = ""
-    phone: str = ""
-    address: str = ""
-    guardian_name: str = ""
-    referent: str = ""
-    commune: str = ""
-    insee_code: str = ""
-    qpv_resident: bool = False
-    children_count: int = 0
-    school_id: int | None = None
-    organisation_id: int | None = None
-    is_minor: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 async def _new_code() -> str:
@@ -129,21 +240,25 @@ class NewBorrower:
     """A borrower checked and ready to insert, with its code already drawn."""
 
     row: dict[str, Any]
-    contact: dict[str, str]
+    contact: dict[str, Any]
 
 
 async def check_borrower(data: BorrowerIn) -> NewBorrower:
     """Validate a new borrower without writing anything; raise with a sentence if wrong."""
-    if data.kind not in BORROWER_KINDS:
-        raise Invalid("Un emprunteur est un foyer (household) ou une organisation (organisation).")
-    if not 0 <= data.children_count <= 30:
-        raise Invalid("Le nombre d'enfants va de 0 à 30.")
+    data = checked_command(data)
     if data.kind == "organisation":
         if data.organisation_id is None:
-            raise Invalid("Choisissez l'organisation qui emprunte.")
+            raise FieldInvalid("organisation_id", "Choisissez l'organisation qui emprunte.")
         if data.is_minor:
             raise Invalid("Une organisation n'est pas mineure.")
-    full_name = _text(data.full_name, 200, "Nom", required=data.kind == "household")
+    full_name = _text(
+        data.full_name, 200, "Nom", required=data.kind == "household", field="full_name"
+    )
+    if data.is_minor and not data.guardian_name.strip():
+        raise FieldInvalid(
+            "guardian_name",
+            "Représentant légal : obligatoire pour un emprunteur mineur (c'est lui qui signe).",
+        )
     for ref in (data.school_id, data.organisation_id):
         if ref is not None and not await Organisation.exists().where(Organisation.id == ref):
             raise NotFound(f"Organisation {ref} inconnue.")
@@ -157,7 +272,7 @@ async def check_borrower(data: BorrowerIn) -> NewBorrower:
     )
     row = dict(
         code=await _new_code(),
-        kind=data.kind,
+        kind=str(data.kind),
         organisation=data.organisation_id,
         commune=_text(data.commune, 120, "Commune"),
         insee_code=_insee(data.insee_code),
@@ -171,7 +286,7 @@ async def check_borrower(data: BorrowerIn) -> NewBorrower:
 
 async def insert_borrower(new: NewBorrower) -> dict[str, Any]:
     """Write a checked borrower and its personal data; inside the caller's transaction."""
-    rows = await Borrower.insert(Borrower(**new.row, created_at=_now())).returning(
+    rows = await Borrower.insert(Borrower(**new.row, created_at=now())).returning(
         *Borrower.all_columns()
     )
     await BorrowerContact.insert(BorrowerContact(borrower=rows[0]["id"], **new.contact))
@@ -216,41 +331,21 @@ async def create_programme(
     default_loan_days: int | None = None,
     deposit_cents: int = 0,
 ) -> dict[str, Any]:
-    plan = DEFAULT_FOLLOWUPS if followups is None else followups
-    for step in plan:
-        days = step.get("days")
-        if not isinstance(days, int) or not 0 <= days <= 730 or not str(step.get("label", "")):
-            raise Invalid("Chaque suivi prévu a un libellé et un délai de 0 à 730 jours.")
-    if default_loan_days is not None and not 1 <= default_loan_days <= 3650:
-        raise Invalid("La durée de prêt par défaut va de 1 à 3650 jours.")
-    if deposit_cents < 0:
-        raise Invalid("Le dépôt de garantie ne peut pas être négatif.")
-    if starts_on and ends_on and ends_on < starts_on:
-        raise Invalid("La fin du programme précède son début.")
-    name = _text(name, 200, "Nom du programme", required=True)
-    if await Programme.exists().where(Programme.name == name):
-        raise Invalid(f"Le programme « {name} » existe déjà.")
-    rows = await Programme.insert(
-        Programme(
-            name=name,
-            funder=_text(funder, 200, "Financeur"),
-            starts_on=starts_on,
-            ends_on=ends_on,
-            followups=[{"label": str(s["label"])[:120], "days": s["days"]} for s in plan],
-            default_loan_days=default_loan_days,
-            deposit_cents=deposit_cents,
-        )
-    ).returning(*Programme.all_columns())
-    return rows[0]
-
-
-async def get_programme(programme_id: int) -> dict[str, Any]:
-    row = (
-        await Programme.select().where(Programme.id == programme_id).first().output(load_json=True)
+    """A programme from plain values, without its event (demo data and tests); the coordinators'
+    way in is `loans.programmes.create`."""
+    command = build(
+        programmes.ProgrammeIn,
+        {
+            "name": name,
+            "funder": funder,
+            "starts_on": starts_on,
+            "ends_on": ends_on,
+            "followups": followups,
+            "default_loan_days": default_loan_days,
+            "deposit_cents": deposit_cents,
+        },
     )
-    if row is None:
-        raise NotFound(f"Programme {programme_id} inconnu.")
-    return row
+    return await programmes.insert(programmes.check(command))
 
 
 CONTACT_FIELDS = ("full_name", "email", "phone", "address", "guardian_name", "referent")
@@ -265,12 +360,8 @@ async def update_borrower(borrower_id: int, data: BorrowerIn, actor: str) -> dic
         if borrower["anonymised_at"] is not None:
             raise Conflict("Cet emprunteur a été anonymisé : ses données ne se modifient plus.")
         checked = await check_borrower(
-            BorrowerIn(
-                **{
-                    **data.__dict__,
-                    "kind": borrower["kind"],
-                    "organisation_id": borrower["organisation"],
-                }
+            msgspec.structs.replace(
+                data, kind=BorrowerKind(borrower["kind"]), organisation_id=borrower["organisation"]
             )
         )
         contact = await get_contact(borrower_id) or {}
@@ -281,9 +372,9 @@ async def update_borrower(borrower_id: int, data: BorrowerIn, actor: str) -> dic
         )
         if not changed:
             return borrower
-        await Borrower.update(attributes).where(Borrower.id == borrower_id)
+        await Borrower.update(_columns(attributes)).where(Borrower.id == borrower_id)
         if contact:
-            await BorrowerContact.update(checked.contact).where(
+            await BorrowerContact.update(_columns(checked.contact)).where(
                 BorrowerContact.borrower == borrower_id
             )
         else:

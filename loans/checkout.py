@@ -1,60 +1,137 @@
 """Checkout under a signed charter (invariant 2): one transaction for one or many devices.
 
-The signed charter PDF is rendered before the transaction (it takes about a second); the transaction
-then creates the new borrower if any, moves every device with its event, and stores the files by
-their SHA-256 — or does none of it.
+`sign` checks the command and renders the signed charter PDF in a renderer process, outside any
+transaction (it takes a quarter of a second or more); `commit` then, in one transaction, creates
+the new borrower if any, moves every device with its event and records the files by their
+SHA-256 — or does none of it. A loan never exists without its signed charter.
 """
 
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+import binascii
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
+
+import msgspec
 
 from inventory import devices
+from inventory.clock import now
 from inventory.db import write_transaction
-from inventory.errors import Conflict, Invalid
+from inventory.errors import Conflict, FieldInvalid, Invalid
 from inventory.states import N_, STATE_LABELS_FR, DeviceState
-from labels.pdf import render_pdf
-from loans import borrowers, charter, documents, mediation, queries
+from labels.pdf import render_pdf_async
+from loans import borrowers, charter, documents, mediation, programmes, queries
 from loans.tables import Loan, LoanDevice, Signature
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_DEVICES = 60
 MAX_ACCESSORIES = 20
+LINK_HOURS = 72  # a signing link's default life (loans.signing.DEFAULT_HOURS)
+# The accessories a checkout form offers as boxes to tick; any other one is typed.
+ACCESSORIES = ("chargeur", "sacoche", "souris")
+
+
+class SignerRole(StrEnum):
+    self = "self"
+    legal_guardian = "legal_guardian"
+    school_representative = "school_representative"
+
+
+class SignatureMethod(StrEnum):
+    drawn = "drawn"
+    paper = "paper"
+    link = "link"
+
+
 SIGNER_ROLES = {
-    "self": N_("L'emprunteur ou l'emprunteuse"),
-    "legal_guardian": N_("Représentant légal"),
-    "school_representative": N_("Représentant de l'établissement"),
+    SignerRole.self: N_("L'emprunteur ou l'emprunteuse"),
+    SignerRole.legal_guardian: N_("Représentant légal"),
+    SignerRole.school_representative: N_("Représentant de l'établissement"),
 }
 METHODS = {
-    "drawn": N_("Signature tracée sur la tablette"),
-    "paper": N_("Charte signée sur papier, scannée"),
-    "link": N_("Signature par lien à usage unique"),
+    SignatureMethod.drawn: N_("Signature tracée sur la tablette"),
+    SignatureMethod.paper: N_("Charte signée sur papier, scannée"),
+    SignatureMethod.link: N_("Signature par lien à usage unique"),
 }
 
-
-@dataclass
-class SignatureIn:
-    method: str
-    image: bytes
-    signer_name: str
-    signer_role: str
+Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+Text200 = Annotated[str, msgspec.Meta(max_length=200)]
+Text2000 = Annotated[str, msgspec.Meta(max_length=2000)]
 
 
-@dataclass
-class CheckoutIn:
-    """One checkout; the borrower is a known one (`borrower_id`) or made with the loan."""
+class SignatureIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The drawn signature (PNG from the canvas) or the paper scan (PNG or JPEG); in JSON the
+    image is base64 text under `image_base64`."""
 
-    borrower_id: int | None
-    tags: list[str]
+    method: SignatureMethod
+    image: Annotated[bytes, msgspec.Meta(max_length=6_750_000)] = msgspec.field(name="image_base64")
+    signer_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    signer_role: SignerRole
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "method": "Mode de signature",
+        "image_base64": "Signature",
+        "signer_name": "Nom de la personne qui signe",
+        "signer_role": "Qualité du signataire",
+    }
+
+
+class CheckoutIn(msgspec.Struct, forbid_unknown_fields=True):
+    """One checkout (POST /api/v1/loans, the /loans/new form, a signing link): a known borrower
+    (`borrower_id`) or one made with the loan (`new_borrower`), the devices by tag, and the
+    signature (given at the counter; later for a link)."""
+
+    borrower_id: int | None = None
+    tags: Annotated[list[Tag], msgspec.Meta(min_length=1, max_length=MAX_DEVICES)] = []
     programme_id: int | None = None
-    accessories: list[str] = field(default_factory=list)
-    condition_out: str = ""
+    accessories: Annotated[list[Text200], msgspec.Meta(max_length=MAX_ACCESSORIES)] = []
+    condition_out: Text2000 = ""
     due_on: date | None = None
     new_borrower: borrowers.BorrowerIn | None = None
+    signature: SignatureIn | None = None
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "borrower_id": "Emprunteur",
+        "tags": "Appareils",
+        "programme_id": "Programme",
+        "accessories": "Accessoires",
+        "condition_out": "État au départ",
+        "due_on": "Date de retour prévue",
+        "new_borrower": "Nouvel emprunteur",
+        "signature": "Signature",
+        **borrowers.BorrowerIn.field_labels,
+        **SignatureIn.field_labels,
+    }
+
+
+class LinkIn(CheckoutIn, forbid_unknown_fields=True):
+    """A checkout prepared for signing through a one-time link (POST /api/v1/loans/links): the
+    same command, without the signature (given through the link), and the link's life."""
+
+    hours: Annotated[int, msgspec.Meta(ge=1, le=24 * 14)] = LINK_HOURS
+
+
+class LinkOut(msgspec.Struct):
+    """The link, shown once (only its digest is kept), and when it expires."""
+
+    url: str
+    expires_at: datetime
+
+
+def decode_image(text: str) -> bytes:
+    """A base64 image, bare or as a `data:` URL (the signature canvas), as bytes."""
+    if text.startswith("data:"):
+        text = text.partition(",")[2]
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise FieldInvalid(
+            "image_base64", "La signature doit être une image encodée en base64."
+        ) from None
 
 
 @dataclass
@@ -68,6 +145,20 @@ class Prepared:
     accessories: list[str]
     condition_out: str
     due_on: date | None
+
+
+@dataclass
+class Signed:
+    """A checkout ready to commit: checked, its charter signed and rendered (no write yet)."""
+
+    prepared: Prepared
+    signature: SignatureIn
+    signer_name: str
+    signed_at: datetime
+    pdf: bytes
+    pdf_sha: str
+    image_sha: str
+    media_type: str
 
 
 def _check_signer(borrower: dict[str, Any], signature: SignatureIn) -> str:
@@ -87,7 +178,7 @@ def _check_signer(borrower: dict[str, Any], signature: SignatureIn) -> str:
         )
     if borrower["kind"] == "household" and role == "school_representative":
         raise Invalid("Un foyer signe lui-même, ou par son représentant légal.")
-    if signature.method not in METHODS:
+    if signature.method not in set(SignatureMethod):
         raise Invalid("Mode de signature attendu : drawn, paper ou link.")
     if not signature.image:
         raise Invalid("La charte n'est pas signée : tracez la signature ou joignez le scan.")
@@ -109,7 +200,7 @@ async def prepare(request: CheckoutIn) -> Prepared:
     if borrower["anonymised_at"] is not None:
         raise Conflict("Cet emprunteur a été anonymisé : créez une nouvelle fiche.")
     programme = (
-        await borrowers.get_programme(request.programme_id) if request.programme_id else None
+        await programmes.get_programme(request.programme_id) if request.programme_id else None
     )
     if programme is not None and programme["archived_at"] is not None:
         name = programme["name"]
@@ -151,9 +242,10 @@ async def prepare(request: CheckoutIn) -> Prepared:
     )
 
 
-def signed_charter_pdf(
+async def signed_charter_pdf(
     prepared: Prepared, signer_name: str, signature: SignatureIn, media_type: str, at: datetime
 ) -> bytes:
+    """The signed charter, laid out in a renderer process: never call it inside a transaction."""
     image_uri = f"data:{media_type};base64," + base64.b64encode(signature.image).decode()
     context = {
         "title": prepared.charter["title"],
@@ -167,38 +259,61 @@ def signed_charter_pdf(
         "condition_out": prepared.condition_out,
         "due_on": prepared.due_on.strftime("%d/%m/%Y") if prepared.due_on else "",
         "signer_name": signer_name,
-        "signer_role_label": SIGNER_ROLES[signature.signer_role],
+        "signer_role_label": SIGNER_ROLES[SignerRole(signature.signer_role)],
         "signed_at": at.strftime("%d/%m/%Y %H:%M UTC"),
-        "method_label": METHODS[signature.method],
+        "method_label": METHODS[SignatureMethod(signature.method)],
         "signature_uri": image_uri,
     }
-    return render_pdf("loan_charter.html", context, pdfa=True, search_path=[TEMPLATES])
+    return await render_pdf_async("loan_charter.html", context, pdfa=True, search_path=[TEMPLATES])
 
 
-async def checkout(request: CheckoutIn, signature: SignatureIn, actor: str) -> dict[str, Any]:
-    """Lend the devices under the charter in force; all of them in one transaction, or none."""
+async def sign(request: CheckoutIn, signature: SignatureIn) -> Signed:
+    """Check the checkout and its signature and render the signed charter; writes nothing and
+    opens no transaction (call it before the caller's transaction, then `commit` inside)."""
     prepared = await prepare(request)
     signer_name = _check_signer(prepared.borrower, signature)
     media_type = documents.image_type(signature.image)
-    signed_at = datetime.now(UTC)
-    pdf = signed_charter_pdf(prepared, signer_name, signature, media_type, signed_at)
-    pdf_sha, image_sha = documents.digest(pdf), documents.digest(signature.image)
-    return await _commit(
-        prepared, signature, signer_name, actor, signed_at, pdf, pdf_sha, image_sha, media_type
+    signed_at = now()
+    pdf = await signed_charter_pdf(prepared, signer_name, signature, media_type, signed_at)
+    return Signed(
+        prepared=prepared,
+        signature=signature,
+        signer_name=signer_name,
+        signed_at=signed_at,
+        pdf=pdf,
+        pdf_sha=documents.digest(pdf),
+        image_sha=documents.digest(signature.image),
+        media_type=media_type,
     )
 
 
-async def _commit(
-    prepared: Prepared,
-    signature: SignatureIn,
-    signer_name: str,
-    actor: str,
-    signed_at: datetime,
-    pdf: bytes,
-    pdf_sha: str,
-    image_sha: str,
-    media_type: str,
+async def checkout(
+    request: CheckoutIn, signature: SignatureIn | None, actor: str
 ) -> dict[str, Any]:
+    """Lend the devices under the charter in force; all of them in one transaction, or none.
+    `signature` defaults to the command's own."""
+    signature = signature or request.signature
+    if signature is None:
+        raise FieldInvalid(
+            "signature", "La charte n'est pas signée : tracez la signature ou joignez le scan."
+        )
+    signed = await sign(request, signature)
+    async with write_transaction(Loan):
+        return await commit(signed, actor)
+
+
+async def at_counter(request: CheckoutIn, actor: str) -> dict[str, Any]:
+    """A checkout at the counter (the API and the /loans/new page): signed there, drawn on the
+    tablet or scanned from paper — a link's signature comes only through its link."""
+    if request.signature is not None and request.signature.method == SignatureMethod.link:
+        raise FieldInvalid("method", "Au comptoir, la charte est tracée ou scannée (drawn, paper).")
+    return await checkout(request, request.signature, actor)
+
+
+async def commit(signed: Signed, actor: str) -> dict[str, Any]:
+    """Write a signed checkout; inside the caller's write transaction (or one of its own)."""
+    prepared, signature, signed_at = signed.prepared, signed.signature, signed.signed_at
+    pdf, pdf_sha, image_sha = signed.pdf, signed.pdf_sha, signed.image_sha
     borrower, programme, terms = prepared.borrower, prepared.programme, prepared.charter
     async with write_transaction(Loan):
         if prepared.new_borrower is not None:
@@ -222,14 +337,14 @@ async def _commit(
         ).returning(Loan.id)
         loan_id = rows[0]["id"]
         await documents.record(pdf_sha, "signed_charter", "application/pdf", len(pdf))
-        await documents.record(image_sha, "signature", media_type, len(signature.image))
+        await documents.record(image_sha, "signature", signed.media_type, len(signature.image))
         await Signature.insert(
             Signature(
                 loan=loan_id,
-                method=signature.method,
+                method=str(signature.method),
                 image_sha256=image_sha,
-                signer_name=signer_name,
-                signer_role=signature.signer_role,
+                signer_name=signed.signer_name,
+                signer_role=str(signature.signer_role),
                 signed_at=signed_at,
                 staff_actor=actor,
             )
@@ -257,8 +372,8 @@ async def _commit(
                 "document_sha256": pdf_sha,
                 "signature_sha256": image_sha,
                 "charter_version": terms["version"],
-                "signature_method": signature.method,
-                "signer_role": signature.signer_role,
+                "signature_method": str(signature.method),
+                "signer_role": str(signature.signer_role),
                 "borrower": borrower["code"],
                 "programme": programme["name"] if programme else None,
                 "devices": [d["asset_tag"] for d in prepared.devices],

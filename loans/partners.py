@@ -10,9 +10,12 @@ transaction. Nothing here reaches another organisation's rows.
 from __future__ import annotations
 
 import inspect
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
+import msgspec
+
+from inventory.clock import now
 from inventory.db import write_transaction
 from inventory.errors import Conflict, NotFound
 from loans import checkout, signing
@@ -133,7 +136,7 @@ async def pending_requests(organisation_id: int) -> list[dict[str, Any]]:
         SigningLink.select(
             SigningLink.id, SigningLink.request, SigningLink.expires_at, SigningLink.created_by
         )
-        .where(SigningLink.used_at.is_null() & (SigningLink.expires_at > datetime.now(UTC)))
+        .where(SigningLink.used_at.is_null() & (SigningLink.expires_at > now()))
         .order_by(SigningLink.id)
         .output(load_json=True)
     )
@@ -144,7 +147,7 @@ async def pending_requests(organisation_id: int) -> list[dict[str, Any]]:
             pending.append(
                 {
                     "id": row["id"],
-                    "borrower_code": codes.get(request.get("borrower_id"), ""),
+                    "borrower_code": codes.get(int(request.get("borrower_id") or 0), ""),
                     "tags": list(request.get("tags", [])),
                     "expires_at": row["expires_at"],
                     "created_by": row["created_by"],
@@ -160,7 +163,7 @@ async def _request_row(link_id: int, organisation_id: int) -> dict[str, Any]:
         raise NotFound(UNKNOWN_REQUEST)
     if row["used_at"] is not None:
         raise Conflict("Cette demande de signature a déjà été signée.")
-    if row["expires_at"] < datetime.now(UTC):
+    if row["expires_at"] < now():
         raise Conflict("Cette demande de signature a expiré : demandez-en une nouvelle.")
     return row
 
@@ -172,28 +175,24 @@ async def open_request(link_id: int, organisation_id: int) -> checkout.Prepared:
 
 
 async def sign_request(
-    link_id: int,
-    organisation_id: int,
-    image: bytes,
-    signer_name: str,
-    signer_role: str,
-    actor: str,
+    link_id: int, organisation_id: int, signature: checkout.SignatureIn, actor: str
 ) -> dict[str, Any]:
-    """The partner signs its class-set loan: the request is spent and the loan made together."""
+    """The partner signs its class-set loan: the request is spent and the loan made together.
+    The signed charter is rendered first, outside the transaction, from the data it commits;
+    it is signed as through a link (the request was prepared for one)."""
+    row = await _request_row(link_id, organisation_id)
+    signature = msgspec.structs.replace(signature, method=checkout.SignatureMethod.link)
+    signed = await checkout.sign(await _checkout_request(row["request"]), signature)
     async with write_transaction(SigningLink):
         row = await _request_row(link_id, organisation_id)
         used = (
-            await SigningLink.update({SigningLink.used_at: datetime.now(UTC)})
+            await SigningLink.update({SigningLink.used_at: now()})
             .where((SigningLink.id == row["id"]) & SigningLink.used_at.is_null())
             .returning(SigningLink.id)
         )
         if not used:
             raise Conflict("Cette demande de signature a déjà été signée.")
-        loan = await checkout.checkout(
-            await _checkout_request(row["request"]),
-            checkout.SignatureIn("link", image, signer_name, signer_role),
-            actor,
-        )
+        loan = await checkout.commit(signed, actor)
         await SigningLink.update({SigningLink.loan_id: loan["id"]}).where(
             SigningLink.id == row["id"]
         )

@@ -5,23 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from piccolo.columns import JSON, Column
-from piccolo.columns.combination import Combinable
+from piccolo.custom_types import Combinable
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.table import Table
 
+from inventory.clock import now
+from inventory.config import settings
 from inventory.db import write_transaction
 from inventory.devices import write_event
-from inventory.errors import Conflict, Invalid
+from inventory.errors import Conflict
 from inventory.tables import Event
-from labels.pdf import render_pdf
+from labels.pdf import render_pdf_async
 from loans import borrowers, documents, identifiers, queries
 from loans.tables import (
     Borrower,
@@ -40,12 +42,20 @@ TEMPLATES = Path(__file__).parent / "templates"
 ERASED = identifiers.MARKER
 
 
+class BorrowerExport(msgspec.Struct):
+    """Everything held about a borrower (GET /api/v1/borrowers/{id}/export); dates as text."""
+
+    borrower: borrowers.BorrowerOut
+    contact: borrowers.ContactOut | None
+    # Each loan as GET /api/v1/loans/{id} shows it (without the charter's text), with its returns.
+    loans: list[dict[str, Any]]
+    sessions: list[dict[str, Any]]
+    exported_at: datetime
+
+
 def retention_days() -> int:
     """`REEMPLOI_RETENTION_DAYS` (default 730: two years after the last loan or session)."""
-    value = os.environ.get("REEMPLOI_RETENTION_DAYS", "730").strip()
-    if not value.isdigit() or int(value) < 30:
-        raise Invalid("REEMPLOI_RETENTION_DAYS doit être un nombre de jours, 30 au moins.")
-    return int(value)
+    return settings().retention_days
 
 
 def _plain(value: Any) -> Any:
@@ -84,14 +94,18 @@ async def export(borrower_id: int) -> dict[str, Any]:
             "contact": contact,
             "loans": detailed,
             "sessions": sessions,
-            "exported_at": datetime.now(UTC),
+            "exported_at": now(),
         }
     )
 
 
 async def export_pdf(borrower_id: int) -> bytes:
+    """The export as a PDF, laid out in a renderer process (the data read first, no transaction
+    held while it renders)."""
     data = await export(borrower_id)
-    return render_pdf("borrower_export.html", {"data": data}, pdfa=False, search_path=[TEMPLATES])
+    return await render_pdf_async(
+        "borrower_export.html", {"data": data}, pdfa=False, search_path=[TEMPLATES]
+    )
 
 
 async def _last_activity(borrower_id: int, created_at: datetime) -> date:
@@ -160,7 +174,7 @@ async def _rewrite(
         query = query.where(where)
     changed = 0
     for row in await query:
-        values: dict[Column, Any] = {}
+        values: dict[Column | str, Any] = {}
         for column in columns:
             old = row[column._meta.name]
             new = identifiers.scrub_json(old, found, PERSONAL_KEYS)
@@ -291,9 +305,7 @@ async def erase(borrower_id: int, actor: str, *, flush: bool = True) -> dict[str
             ):
                 files.add(sig["image_sha256"])
         await BorrowerContact.delete().where(BorrowerContact.borrower == borrower_id)
-        await Borrower.update({Borrower.anonymised_at: datetime.now(UTC)}).where(
-            Borrower.id == borrower_id
-        )
+        await Borrower.update({Borrower.anonymised_at: now()}).where(Borrower.id == borrower_id)
         await write_event(
             None, actor, "borrower_erased", None, None, {"borrower": borrower["code"]}
         )

@@ -6,20 +6,22 @@ change; loans already opened keep the plan they were opened with. Archiving is l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Annotated, Any, ClassVar
 
+import msgspec
+from piccolo.columns import Column
 from piccolo.query.functions.aggregate import Count
 
+from inventory.commands import checked as checked_command
 from inventory.db import write_transaction
 from inventory.devices import write_event
-from inventory.errors import Invalid, NotFound
-from loans import borrowers
+from inventory.errors import FieldInvalid, NotFound
 from loans.tables import Loan, Programme
 
 MAX_FOLLOWUPS = 12
 MAX_DEPOSIT_CENTS = 10_000_000
+DEFAULT_FOLLOWUPS = [{"label": "prise en main", "days": 7}, {"label": "usages", "days": 30}]
 EDITABLE = (
     "name",
     "funder",
@@ -31,65 +33,119 @@ EDITABLE = (
 )
 
 
-class FieldInvalid(Invalid):
-    """A refusal that names the field to correct (`field` is the form's input name)."""
+class FollowUpIn(msgspec.Struct, forbid_unknown_fields=True):
+    """One planned follow-up: its label and how many days after the checkout."""
 
-    def __init__(self, field: str, sentence: str) -> None:
-        super().__init__(sentence)
-        self.field = field
+    label: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+    days: Annotated[int, msgspec.Meta(ge=0, le=730)]
 
 
-@dataclass
-class ProgrammeFields:
-    """What a coordinator sets on a programme; `followups` as [{"label", "days"}]."""
+class ProgrammeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Create or correct a programme (POST /api/v1/programmes, the programme form)."""
 
-    name: str
-    funder: str = ""
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    funder: Annotated[str, msgspec.Meta(max_length=200)] = ""
     starts_on: date | None = None
     ends_on: date | None = None
-    followups: list[dict[str, Any]] | None = None
-    default_loan_days: int | None = None
-    deposit_cents: int = 0
+    # None: the default plan (DEFAULT_FOLLOWUPS); [] : no follow-up.
+    followups: Annotated[list[FollowUpIn], msgspec.Meta(max_length=MAX_FOLLOWUPS)] | None = None
+    default_loan_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
+    deposit_cents: Annotated[int, msgspec.Meta(ge=0, le=MAX_DEPOSIT_CENTS)] = 0
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "name": "Nom du programme",
+        "funder": "Financeur",
+        "starts_on": "Date de début",
+        "ends_on": "Date de fin",
+        "followups": "Suivis prévus",
+        "label": "Libellé du suivi",
+        "days": "Délai du suivi (jours)",
+        "default_loan_days": "Durée de prêt par défaut (jours)",
+        "deposit_cents": "Dépôt de garantie (centimes)",
+    }
 
 
-def check(fields: ProgrammeFields) -> ProgrammeFields:
-    """The same rules for a new programme and a corrected one; each refusal names its field."""
-    name = (fields.name or "").strip()
+class FollowUpOut(msgspec.Struct):
+    label: str
+    days: int
+
+
+class ProgrammeOut(msgspec.Struct):
+    """A programme as the API shows it."""
+
+    id: int
+    name: str
+    funder: str
+    starts_on: date | None
+    ends_on: date | None
+    followups: list[FollowUpOut]
+    default_loan_days: int | None
+    deposit_cents: int
+    archived_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ProgrammeOut:
+        plan = row.get("followups") or []
+        if isinstance(plan, str):
+            plan = msgspec.json.decode(plan or "[]")
+        return msgspec.convert({**row, "followups": plan}, cls)
+
+
+def _plan(data: ProgrammeIn) -> list[dict[str, Any]]:
+    if data.followups is None:
+        return [dict(step) for step in DEFAULT_FOLLOWUPS]
+    return [{"label": f.label.strip(), "days": f.days} for f in data.followups]
+
+
+def check(fields: ProgrammeIn) -> ProgrammeIn:
+    """The same rules for a new programme and a corrected one; each refusal names its field.
+    Returns the command with its texts trimmed and its follow-up plan spelt out."""
+    fields = checked_command(fields)
+    name = fields.name.strip()
     if not name:
         raise FieldInvalid("name", "Nom du programme : champ obligatoire.")
-    if len(name) > 200:
-        raise FieldInvalid("name", "Nom du programme : 200 caractères au plus.")
-    funder = (fields.funder or "").strip()
-    if len(funder) > 200:
-        raise FieldInvalid("funder", "Financeur : 200 caractères au plus.")
     if fields.starts_on and fields.ends_on and fields.ends_on < fields.starts_on:
         raise FieldInvalid("ends_on", "La fin du programme précède son début.")
-    plan = borrowers.DEFAULT_FOLLOWUPS if fields.followups is None else fields.followups
-    if len(plan) > MAX_FOLLOWUPS:
-        raise FieldInvalid("followups", f"Un programme prévoit {MAX_FOLLOWUPS} suivis au plus.")
-    for step in plan:
-        days, label = step.get("days"), str(step.get("label", "")).strip()
-        if not isinstance(days, int) or not 0 <= days <= 730 or not label:
-            raise FieldInvalid(
-                "followups", "Chaque suivi prévu a un libellé et un délai de 0 à 730 jours."
-            )
-        if len(label) > 120:
-            raise FieldInvalid("followups", "Le libellé d'un suivi compte 120 caractères au plus.")
-    if fields.default_loan_days is not None and not 1 <= fields.default_loan_days <= 3650:
-        raise FieldInvalid("default_loan_days", "La durée de prêt par défaut va de 1 à 3650 jours.")
-    if not 0 <= fields.deposit_cents <= MAX_DEPOSIT_CENTS:
+    plan = _plan(fields)
+    if any(not step["label"] for step in plan):
         raise FieldInvalid(
-            "deposit", "Le dépôt de garantie va de 0 à 100 000 € (il ne peut pas être négatif)."
+            "followups", "Chaque suivi prévu a un libellé et un délai de 0 à 730 jours."
         )
-    return ProgrammeFields(
+    return msgspec.structs.replace(
+        fields,
         name=name,
-        funder=funder,
-        starts_on=fields.starts_on,
-        ends_on=fields.ends_on,
-        followups=[{"label": str(s["label"]).strip(), "days": s["days"]} for s in plan],
-        default_loan_days=fields.default_loan_days,
-        deposit_cents=fields.deposit_cents,
+        funder=fields.funder.strip(),
+        followups=[FollowUpIn(**step) for step in plan],
     )
+
+
+def _row(data: ProgrammeIn) -> dict[str, Any]:
+    """A checked command as the columns of its row."""
+    return {
+        "name": data.name,
+        "funder": data.funder,
+        "starts_on": data.starts_on,
+        "ends_on": data.ends_on,
+        "followups": _plan(data),
+        "default_loan_days": data.default_loan_days,
+        "deposit_cents": data.deposit_cents,
+    }
+
+
+def _columns(values: dict[str, Any]) -> dict[Column | str, Any]:
+    columns: dict[Column | str, Any] = {**values}
+    return columns
+
+
+async def insert(data: ProgrammeIn) -> dict[str, Any]:
+    """Write a checked programme (no event: `create` writes it); inside the caller's transaction
+    or alone."""
+    await _name_taken(data.name)
+    rows = await Programme.insert(Programme(**_row(data))).returning(*Programme.all_columns())
+    row = rows[0]
+    if isinstance(row.get("followups"), str):
+        row["followups"] = msgspec.json.decode(row["followups"] or "[]")
+    return row
 
 
 async def _name_taken(name: str, other_than: int | None = None) -> None:
@@ -108,27 +164,18 @@ def _payload(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def create(fields: ProgrammeFields, actor: str) -> dict[str, Any]:
+async def create(fields: ProgrammeIn, actor: str) -> dict[str, Any]:
     """A new programme, and its `programme_created` event in the same transaction."""
     checked = check(fields)
     async with write_transaction(Programme):
-        await _name_taken(checked.name)
-        row = await borrowers.create_programme(
-            checked.name,
-            checked.funder,
-            starts_on=checked.starts_on,
-            ends_on=checked.ends_on,
-            followups=checked.followups,
-            default_loan_days=checked.default_loan_days,
-            deposit_cents=checked.deposit_cents,
-        )
+        row = await insert(checked)
         await write_event(
             None, actor, "programme_created", None, None, {"id": row["id"], **_payload(row)}
         )
     return row
 
 
-async def update(programme_id: int, fields: ProgrammeFields, actor: str) -> dict[str, Any]:
+async def update(programme_id: int, fields: ProgrammeIn, actor: str) -> dict[str, Any]:
     """Correct a programme; `programme_updated` keeps each changed field's old and new value."""
     checked = check(fields)
     async with write_transaction(Programme):
@@ -139,23 +186,14 @@ async def update(programme_id: int, fields: ProgrammeFields, actor: str) -> dict
             raise NotFound(f"Programme {programme_id} inconnu.")
         await _name_taken(checked.name, other_than=programme_id)
         before = _payload(row)
-        after = _payload(vars(checked))
+        values = _row(checked)
+        after = _payload(values)
         changed = {
             k: {"from": before[k], "to": after[k]} for k in EDITABLE if before[k] != after[k]
         }
         if not changed:
             return row
-        await Programme.update(
-            {
-                Programme.name: checked.name,
-                Programme.funder: checked.funder,
-                Programme.starts_on: checked.starts_on,
-                Programme.ends_on: checked.ends_on,
-                Programme.followups: checked.followups,
-                Programme.default_loan_days: checked.default_loan_days,
-                Programme.deposit_cents: checked.deposit_cents,
-            }
-        ).where(Programme.id == programme_id)
+        await Programme.update(_columns(values)).where(Programme.id == programme_id)
         await write_event(
             None,
             actor,
@@ -164,7 +202,7 @@ async def update(programme_id: int, fields: ProgrammeFields, actor: str) -> dict
             None,
             {"id": programme_id, "name": checked.name, "changes": changed},
         )
-    return {**row, **vars(checked)}
+    return {**row, **values}
 
 
 async def listing(*, include_archived: bool = True) -> list[dict[str, Any]]:
@@ -184,7 +222,16 @@ async def listing(*, include_archived: bool = True) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["archived_at"] is not None)
 
 
+async def get_programme(programme_id: int) -> dict[str, Any]:
+    row = (
+        await Programme.select().where(Programme.id == programme_id).first().output(load_json=True)
+    )
+    if row is None:
+        raise NotFound(f"Programme {programme_id} inconnu.")
+    return row
+
+
 async def get(programme_id: int) -> dict[str, Any]:
-    row = await borrowers.get_programme(programme_id)
+    row = await get_programme(programme_id)
     row["loans_count"] = await Loan.count().where(Loan.programme == programme_id)
     return row

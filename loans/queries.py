@@ -2,21 +2,102 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+
+import msgspec
 
 from inventory.errors import NotFound
 from inventory.tables import Device, Event
 from loans.tables import Borrower, Loan, LoanDevice, Signature
 
 
+class LoanDeviceOut(msgspec.Struct):
+    asset_tag: str
+    serial: str | None
+    state: str
+    out_at: datetime
+    returned_at: datetime | None
+    outcome: str
+
+
+class SignatureOut(msgspec.Struct):
+    id: int
+    loan: int
+    method: str
+    image_sha256: str
+    signer_name: str
+    signer_role: str
+    signed_at: datetime
+    staff_actor: str
+
+
+class LoanOut(msgspec.Struct):
+    """One loan with its devices and its signature (GET /api/v1/loans/{id}, a checkout, a
+    return)."""
+
+    id: int
+    borrower: int
+    borrower_code: str
+    programme: int | None
+    charter: int
+    charter_version: int
+    charter_text: str
+    accessories: list[str]
+    condition_out: str
+    due_on: date | None
+    deposit_cents: int
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None
+    document_sha256: str
+    created_by: str
+    devices: list[LoanDeviceOut]
+    signature: SignatureOut | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> LoanOut:
+        return msgspec.convert(row, cls)
+
+
+class LoanLine(msgspec.Struct):
+    id: int
+    borrower_code: str
+    charter_version: int
+    status: str
+    opened_at: datetime
+    due_on: date | None
+    closed_at: datetime | None
+    document_sha256: str
+
+
+class LoanPage(msgspec.Struct):
+    items: list[LoanLine]
+    total: int
+    limit: int
+    offset: int
+
+
+class LoanEvent(msgspec.Struct):
+    """An event of a loan's trail, as stored."""
+
+    id: int
+    device: int | None
+    loan_id: int | None
+    actor: str
+    at: datetime
+    kind: str
+    from_state: str | None
+    to_state: str | None
+    payload: dict[str, Any]
+
+
 async def loan_detail(loan_id: int) -> dict[str, Any]:
     loan = await Loan.select().where(Loan.id == loan_id).first().output(load_json=True)
     if loan is None:
         raise NotFound(f"Prêt {loan_id} inconnu.")
-    loan["borrower_code"] = (
-        await Borrower.select(Borrower.code).where(Borrower.id == loan["borrower"]).first()
-    )["code"]
+    borrower = await Borrower.select(Borrower.code).where(Borrower.id == loan["borrower"]).first()
+    loan["borrower_code"] = borrower["code"] if borrower else ""
     loan["devices"] = await (
         LoanDevice.select(
             LoanDevice.device.asset_tag.as_alias("asset_tag"),

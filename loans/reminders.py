@@ -5,7 +5,6 @@ Messages name borrowers by their code only."""
 
 from __future__ import annotations
 
-import os
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from datetime import date, timedelta
 from email.message import EmailMessage
 from typing import Any
 
+from inventory import config
 from inventory.errors import Invalid
 from loans import mediation, queries
 
@@ -83,12 +83,12 @@ class SmtpSettings:
 
 def smtp_settings() -> SmtpSettings | None:
     """The SMTP server from the environment, None when mail is not configured."""
-    env = os.environ
-    host = env.get("REEMPLOI_SMTP_HOST", "").strip()
-    recipients = [r.strip() for r in env.get("REEMPLOI_REMINDER_TO", "").split(",") if r.strip()]
+    smtp = config.settings().smtp
+    host = smtp.host
+    recipients = list(smtp.recipients)
     if not host or not recipients:
         return None
-    security = env.get("REEMPLOI_SMTP_SECURITY", "starttls").strip().lower() or "starttls"
+    security = smtp.security
     if security not in SECURITIES:
         raise Invalid("REEMPLOI_SMTP_SECURITY vaut starttls, tls ou none.")
     if security == "none" and host.lower() not in LOCAL_HOSTS:
@@ -97,11 +97,10 @@ def smtp_settings() -> SmtpSettings | None:
             "REEMPLOI_SMTP_SECURITY=none n'est permis que vers un serveur de cette machine "
             "(localhost) ; choisissez starttls ou tls."
         )
-    port = env.get("REEMPLOI_SMTP_PORT", "").strip()
+    port = smtp.port
     if port and not (port.isdigit() and 0 < int(port) < 65536):
         raise Invalid("REEMPLOI_SMTP_PORT doit être un numéro de port (1 à 65535).")
-    user = env.get("REEMPLOI_SMTP_USER", "").strip()
-    password = env.get("REEMPLOI_SMTP_PASSWORD", "")
+    user, password = smtp.user, smtp.password
     if bool(user) != bool(password):
         raise Invalid("REEMPLOI_SMTP_USER et REEMPLOI_SMTP_PASSWORD vont ensemble.")
     return SmtpSettings(
@@ -110,8 +109,8 @@ def smtp_settings() -> SmtpSettings | None:
         security=security,
         user=user,
         password=password,
-        ca_file=env.get("REEMPLOI_SMTP_CA_FILE", "").strip(),
-        sender=env.get("REEMPLOI_SMTP_FROM", "reemploi@localhost").strip(),
+        ca_file=smtp.ca_file,
+        sender=smtp.sender,
         recipients=recipients,
     )
 

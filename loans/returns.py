@@ -3,52 +3,95 @@ optional swap; loss or theft → retired. Each step writes its events in one tra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar
+
+import msgspec
 
 from inventory import devices
+from inventory.clock import now
+from inventory.commands import checked
 from inventory.db import write_transaction
-from inventory.errors import Conflict, Invalid
-from inventory.states import KINDS_WITHOUT_STORAGE, DeviceKind
+from inventory.errors import Conflict, FieldInvalid
+from inventory.states import KINDS_WITHOUT_STORAGE, N_, DeviceKind
 from loans import queries, repairs
 from loans.tables import DeviceReturn, LoanDevice
 
-REASONS = ("end", "repair", "lost", "stolen")
+Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
 
 
-@dataclass
-class ReturnIn:
-    reason: str
+class ReturnReason(StrEnum):
+    end = "end"
+    repair = "repair"
+    lost = "lost"
+    stolen = "stolen"
+
+
+REASONS = tuple(ReturnReason)
+REASON_LABELS = {
+    ReturnReason.end: N_("Fin de prêt (l'appareil part à l'effacement)"),
+    ReturnReason.repair: N_("Réparation pendant le prêt (rendu au même emprunteur)"),
+    ReturnReason.lost: N_("Perte"),
+    ReturnReason.stolen: N_("Vol (référence du dépôt de plainte)"),
+}
+
+
+class ReturnIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A device handed back (POST /api/v1/loans/returns, the /returns checklist). `tag` may be
+    left empty by code that names the device apart (`check_in(tag, data, actor)`)."""
+
+    reason: ReturnReason
     charger: bool = False
     bag: bool = False
     damage: bool = False
-    damage_notes: str = ""
-    police_report: str = ""
-    swap_tag: str | None = None
+    damage_notes: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    police_report: Annotated[str, msgspec.Meta(max_length=80)] = ""
+    swap_tag: Tag | None = None
+    tag: Annotated[str, msgspec.Meta(max_length=300)] = ""
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "tag": "Appareil rendu",
+        "reason": "Motif",
+        "charger": "Chargeur",
+        "bag": "Sacoche",
+        "damage": "Dégâts",
+        "damage_notes": "Notes",
+        "police_report": "Référence du dépôt de plainte",
+        "swap_tag": "Appareil de remplacement",
+    }
 
 
-def _check(data: ReturnIn) -> None:
-    if data.reason not in REASONS:
-        raise Invalid("Motif de retour attendu : end, repair, lost ou stolen.")
-    if data.reason == "stolen" and not data.police_report.strip():
-        raise Invalid("Un vol se déclare avec la référence du dépôt de plainte.")
-    if len(data.damage_notes) > 2000 or len(data.police_report) > 80:
-        raise Invalid("Notes : 2000 caractères au plus ; référence de plainte : 80.")
-    if data.swap_tag and data.reason != "repair":
-        raise Invalid("Un appareil de remplacement ne se donne qu'avec une réparation.")
+def _check(data: ReturnIn) -> ReturnIn:
+    data = checked(data)
+    if data.reason == ReturnReason.stolen and not data.police_report.strip():
+        raise FieldInvalid(
+            "police_report", "Un vol se déclare avec la référence du dépôt de plainte."
+        )
+    if data.swap_tag and data.reason != ReturnReason.repair:
+        raise FieldInvalid(
+            "swap_tag", "Un appareil de remplacement ne se donne qu'avec une réparation."
+        )
+    return data
+
+
+async def take_back(data: ReturnIn, actor: str) -> dict[str, Any]:
+    """The service of the API and the page: the device named by the command's `tag`."""
+    if not data.tag.strip():
+        raise FieldInvalid("tag", "Appareil rendu : champ obligatoire.")
+    return await check_in(data.tag, data, actor)
 
 
 async def check_in(tag: str, data: ReturnIn, actor: str) -> dict[str, Any]:
     """Take a device back from its loan; returns the loan as it now stands."""
-    _check(data)
+    data = _check(data)
     async with write_transaction(LoanDevice):
         device = await devices.get_device(tag)
         link = await queries.open_loan_of(device["id"])
         if link is None:
             raise Conflict(f"L'appareil {device['asset_tag']} n'est sur aucun prêt en cours.")
         loan_id = link["loan"]
-        now = datetime.now(UTC)
+        at = now()
         if data.reason == "end":
             if device["state"] != "loaned":
                 raise Conflict(
@@ -63,7 +106,7 @@ async def check_in(tag: str, data: ReturnIn, actor: str) -> dict[str, Any]:
                 actor,
                 loan_id=loan_id,
             )
-            await _leave(link["id"], "returned", now)
+            await _leave(link["id"], "returned", at)
         elif data.reason == "repair":
             await devices.apply_transition(
                 device["asset_tag"],
@@ -83,24 +126,24 @@ async def check_in(tag: str, data: ReturnIn, actor: str) -> dict[str, Any]:
                 device["asset_tag"],
                 "declare_lost",
                 actor,
-                reason=data.reason,
+                reason=str(data.reason),
                 # The police reference is personal data: it lives in DeviceReturn only, which
                 # erasure blanks; the append-only trail just says a complaint was filed.
                 note="Plainte déposée" if data.police_report.strip() else "",
                 loan_id=loan_id,
             )
-            await _leave(link["id"], data.reason, now)
+            await _leave(link["id"], str(data.reason), at)
         await DeviceReturn.insert(
             DeviceReturn(
                 loan=loan_id,
                 device=device["id"],
-                reason=data.reason,
+                reason=str(data.reason),
                 charger=data.charger,
                 bag=data.bag,
                 damage=data.damage,
                 damage_notes=data.damage_notes.strip(),
                 police_report=data.police_report.strip(),
-                at=now,
+                at=at,
                 actor=actor,
             )
         )
@@ -111,7 +154,7 @@ async def check_in(tag: str, data: ReturnIn, actor: str) -> dict[str, Any]:
             None,
             None,
             {
-                "reason": data.reason,
+                "reason": str(data.reason),
                 "charger": data.charger,
                 "bag": data.bag,
                 "damage": data.damage,

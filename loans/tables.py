@@ -12,6 +12,7 @@ from piccolo.columns import (
     Date,
     ForeignKey,
     Integer,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -25,6 +26,8 @@ from inventory.tables import Device
 class Organisation(Table):
     """A school, collège, social centre or association that borrows or refers borrowers."""
 
+    id: Serial
+
     name = Varchar(length=200)
     kind = Varchar(length=20)
     commune = Varchar(length=120, default="")
@@ -37,6 +40,8 @@ class Organisation(Table):
 
 class Borrower(Table):
     """A household or an organisation, known everywhere by its pseudonymous code."""
+
+    id: Serial
 
     code = Varchar(length=20, unique=True, index=True)
     kind = Varchar(length=20)  # household | organisation
@@ -54,6 +59,8 @@ class Borrower(Table):
 class BorrowerContact(Table):
     """The personal data of a borrower, apart from its code; deleted on erasure."""
 
+    id: Serial
+
     borrower = ForeignKey(references=Borrower, on_delete=OnDelete.restrict, null=False, unique=True)
     full_name = Varchar(length=200, default="")
     email = Varchar(length=200, default="")
@@ -65,6 +72,8 @@ class BorrowerContact(Table):
 
 class Programme(Table):
     """A funded programme: its follow-up plan, default loan length and deposit."""
+
+    id: Serial
 
     name = Varchar(length=200, unique=True)
     funder = Varchar(length=200, default="")
@@ -79,6 +88,8 @@ class Programme(Table):
 class Charter(Table):
     """A version of the loan charter (Markdown), in force from a date; never edited once used."""
 
+    id: Serial
+
     version = Integer(unique=True)
     title = Varchar(length=200)
     text = Text()
@@ -91,6 +102,8 @@ class Charter(Table):
 class Document(Table):
     """A file issued or received (signed charter, scan, export), stored by its SHA-256."""
 
+    id: Serial
+
     sha256 = Varchar(length=64, unique=True)
     kind = Varchar(length=30)
     media_type = Varchar(length=60, default="application/pdf")
@@ -100,6 +113,8 @@ class Document(Table):
 
 class Loan(Table):
     """Devices lent to a borrower under a frozen charter version."""
+
+    id: Serial
 
     borrower = ForeignKey(references=Borrower, on_delete=OnDelete.restrict, null=False, index=True)
     programme = ForeignKey(references=Programme, on_delete=OnDelete.restrict, null=True)
@@ -120,6 +135,8 @@ class Loan(Table):
 class LoanDevice(Table):
     """A device on a loan; `returned_at` is set when it leaves the loan (return, swap, loss)."""
 
+    id: Serial
+
     loan = ForeignKey(references=Loan, on_delete=OnDelete.restrict, null=False, index=True)
     device = ForeignKey(references=Device, on_delete=OnDelete.restrict, null=False, index=True)
     out_at = Timestamptz()
@@ -129,6 +146,8 @@ class LoanDevice(Table):
 
 class Signature(Table):
     """Who signed a loan's charter, how and when; the image is a stored document."""
+
+    id: Serial
 
     loan = ForeignKey(references=Loan, on_delete=OnDelete.restrict, null=False, unique=True)
     method = Varchar(length=10)  # drawn | paper | link
@@ -142,6 +161,8 @@ class Signature(Table):
 class SigningLink(Table):
     """A one-time link to sign a prepared loan on one's own device; only its digest is kept."""
 
+    id: Serial
+
     token_sha256 = Varchar(length=64, unique=True)
     request = JSON(default={})
     expires_at = Timestamptz()
@@ -152,6 +173,8 @@ class SigningLink(Table):
 
 class DeviceReturn(Table):
     """A device handed back: the check-in checklist and the reason."""
+
+    id: Serial
 
     loan = ForeignKey(references=Loan, on_delete=OnDelete.restrict, null=False, index=True)
     device = ForeignKey(references=Device, on_delete=OnDelete.restrict, null=False)
@@ -168,6 +191,8 @@ class DeviceReturn(Table):
 class RepairTicket(Table):
     """A repair: fault, actions, parts and outcome; linked to the loan when lent."""
 
+    id: Serial
+
     device = ForeignKey(references=Device, on_delete=OnDelete.restrict, null=False, index=True)
     loan = ForeignKey(references=Loan, on_delete=OnDelete.restrict, null=True)
     fault = Text(default="")
@@ -182,6 +207,8 @@ class RepairTicket(Table):
 
 class MediationSession(Table):
     """A follow-up session (one borrower) or a collective workshop (several)."""
+
+    id: Serial
 
     loan = ForeignKey(references=Loan, on_delete=OnDelete.restrict, null=True, index=True)
     borrower = ForeignKey(references=Borrower, on_delete=OnDelete.restrict, null=True, index=True)
@@ -203,6 +230,8 @@ class MediationSession(Table):
 
 class SessionAttendee(Table):
     """A borrower who attended a collective workshop."""
+
+    id: Serial
 
     session = ForeignKey(
         references=MediationSession, on_delete=OnDelete.restrict, null=False, index=True

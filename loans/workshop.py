@@ -8,9 +8,10 @@ the loans domain knows (the borrower of a ticket, the recipient of a gift) aroun
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any, ClassVar
+
+import msgspec
 
 from inventory import devices
 from inventory.db import write_transaction
@@ -96,12 +97,13 @@ async def ticket_detail(ticket_id: int) -> dict[str, Any]:
     return ticket
 
 
-@dataclass(frozen=True)
-class WorkshopRepairIn:
+class WorkshopRepairIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """A repair outside any loan: the device's tag (as scanned) and what is wrong with it."""
 
-    tag: str
-    fault: str
+    tag: Annotated[str, msgspec.Meta(max_length=300)]
+    fault: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+    field_labels: ClassVar[dict[str, str]] = {"tag": "Appareil", "fault": "Panne"}
 
 
 async def open_workshop_repair(data: WorkshopRepairIn, actor: str) -> int:
@@ -147,16 +149,23 @@ def parse_euros(text: str) -> int | None:
         raise Invalid("Prix : un montant en euros, par exemple 35 ou 35,50.") from None
 
 
-@dataclass(frozen=True)
-class RetireIn:
+class RetireIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """A device leaving the fleet from the workshop. For a gift or a sale, the recipient's
     borrower code and the price (in cents; a gift may be free)."""
 
-    reason: str
+    reason: Annotated[str, msgspec.Meta(max_length=20)]
     version: int | None = None
-    recipient_code: str = ""
-    price_cents: int | None = None
-    note: str = ""
+    recipient_code: Annotated[str, msgspec.Meta(max_length=20)] = ""
+    price_cents: Annotated[int, msgspec.Meta(ge=0, le=MAX_PRICE_CENTS)] | None = None
+    note: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "reason": "Motif",
+        "version": "Version",
+        "recipient_code": "Destinataire",
+        "price_cents": "Prix",
+        "note": "Remarque",
+    }
 
 
 def check_retirement(data: RetireIn) -> RetireIn:

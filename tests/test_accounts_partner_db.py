@@ -157,7 +157,7 @@ def test_links_of_partners_and_funders(people: dict) -> None:
 
 def test_a_funder_sees_the_programmes_linked_to_its_account(people: dict) -> None:
     from loans import borrowers
-    from loans.reports.visibility import programmes_visible_to
+    from web.report_readers import programmes_visible_to
 
     coordinator = people["coordinator"]
     run(borrowers.create_programme("Équiper les familles", "rhone"))
@@ -200,6 +200,12 @@ def test_a_partner_sees_its_own_organisation_only(people: dict) -> None:
     }
 
 
+def link_signature(name: str, role: str) -> Any:
+    from loans import checkout
+
+    return checkout.SignatureIn(checkout.SignatureMethod.link, signature_png(), name, role)  # type: ignore[arg-type]
+
+
 def test_a_partner_signs_its_class_set_loan_and_no_other(people: dict) -> None:
     from loans import partners
     from loans.tables import Loan, SigningLink
@@ -214,23 +220,23 @@ def test_a_partner_signs_its_class_set_loan_and_no_other(people: dict) -> None:
     with pytest.raises(NotFound):
         run(
             partners.sign_request(
-                theirs, school, signature_png(), "Dir", "school_representative", "ecole"
+                theirs, school, link_signature("Dir", "school_representative"), "ecole"
             )
         )
     with pytest.raises(Invalid):  # an organisation signs through its representative
-        run(partners.sign_request(mine, school, signature_png(), "Dir", "self", "ecole"))
+        run(partners.sign_request(mine, school, link_signature("Dir", "self"), "ecole"))
     assert run(Loan.count()) == loans_before
     assert run(SigningLink.count().where(SigningLink.used_at.is_not_null())) == 0
     loan = run(
         partners.sign_request(
-            mine, school, signature_png(), "Claire Dubois", "school_representative", "ecole"
+            mine, school, link_signature("Claire Dubois", "school_representative"), "ecole"
         )
     )
     assert run(Loan.count()) == loans_before + 1
     row = run(SigningLink.select().where(SigningLink.id == mine).first())
     assert row["used_at"] is not None and row["loan_id"] == loan["id"]
     with pytest.raises(Conflict):
-        run(partners.sign_request(mine, school, signature_png(), "C", "school_representative", "e"))
+        run(partners.sign_request(mine, school, link_signature("C", "school_representative"), "e"))
     assert run(partners.pending_requests(school)) == []
     assert {loan["id"] for loan in run(partners.loans_of(school))} >= {loan["id"]}
 
@@ -337,7 +343,7 @@ def test_a_request_for_an_organisation_without_a_borrower_record(people: dict) -
         run(partners.open_request(pending["id"], world["school"]["id"]))
     loan = run(
         partners.sign_request(
-            pending["id"], college["id"], signature_png(), "M. Hugo", "school_representative", "c"
+            pending["id"], college["id"], link_signature("M. Hugo", "school_representative"), "c"
         )
     )
     assert [row["id"] for row in run(partners.loans_of(college["id"]))] == [loan["id"]]

@@ -105,7 +105,7 @@ def test_checkout_with_a_drawn_signature(page: Any, server: str, tmp_path: Path)
     # The stored signature holds the stroke drawn on the canvas.
     signature = run(Signature.select().first())
     image = Image.open(io.BytesIO(documents.read(signature["image_sha256"]))).convert("RGBA")
-    inked = sum(1 for pixel in image.getdata() if pixel[3] > 0 and pixel[0] < 128)
+    inked = sum(1 for pixel in image.get_flattened_data() if pixel[3] > 0 and pixel[0] < 128)
     assert inked > 200
 
 

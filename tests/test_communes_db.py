@@ -62,7 +62,9 @@ def test_an_organisation_keeps_its_commune_and_insee_code(db: None) -> None:
     assert (school["commune"], school["insee_code"]) == ("Saint-Étienne", "42218")
     changed = run(
         borrowers.update_organisation(
-            school["id"], "École Jules-Ferry", "school", "Saint-Denis", "93066", actor="test"
+            school["id"],
+            borrowers.organisation("École Jules-Ferry", "school", "Saint-Denis", "93066"),
+            actor="test",
         )
     )
     assert (changed["name"], changed["insee_code"]) == ("École Jules-Ferry", "93066")

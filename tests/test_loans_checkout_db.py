@@ -82,7 +82,11 @@ def test_checkout_stores_the_signed_pdf_by_hash(db: None, tmp_path: Path) -> Non
 def test_refusals_change_nothing(db: None) -> None:
     setup = run(loan_setup())
     minor = run(
-        borrowers.create_borrower(borrowers.BorrowerIn(full_name="Léo Martin", is_minor=True))
+        borrowers.create_borrower(
+            borrowers.BorrowerIn(
+                full_name="Léo Martin", is_minor=True, guardian_name="Dominique Martin"
+            )
+        )
     )
     tags = run(ready_devices(1))
     (received,) = run(new_donation(1))

@@ -9,9 +9,10 @@ import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 
+import msgspec
 import pytest
 
-from inventory.errors import Conflict, Invalid
+from inventory.errors import Conflict, FieldInvalid
 from loans import borrowers, checkout, mediation, reminders
 from loans.tables import MediationSession
 from tests.support import loan_setup, ready_devices, run, signature_png
@@ -101,9 +102,10 @@ def test_followups_are_planned_and_recorded(db: None) -> None:
     assert done["status"] == "done" and done["themes"] == ["prendre_en_main_du_materiel", "email"]
     with pytest.raises(Conflict):
         run(mediation.record_session(first["id"], record, "mediatrice"))
-    with pytest.raises(Invalid, match="Thématiques"):
-        bad = mediation.SessionRecord(**{**record.__dict__, "themes": ["astrologie"]})
+    with pytest.raises(FieldInvalid, match="Thématiques") as refusal:
+        bad = msgspec.structs.replace(record, themes=["astrologie"])
         run(mediation.record_session(second["id"], bad, "mediatrice"))
+    assert refusal.value.field == "themes"
     missed = run(
         mediation.record_session(second["id"], mediation.SessionRecord(status="missed"), "m")
     )
@@ -120,7 +122,10 @@ def test_a_collective_workshop(db: None) -> None:
     run(loan_setup())
     other = run(borrowers.create_borrower(borrowers.BorrowerIn(full_name="Sam Petit")))
     ids = [r["id"] for r in run(borrowers.Borrower.select(borrowers.Borrower.id))]
-    workshop = run(mediation.create_workshop(date.today(), "mediatrice", "Atelier", ids, "m"))
+    command = mediation.WorkshopIn(
+        planned_on=date.today(), borrower_ids=ids, label="Atelier", mediator="mediatrice"
+    )
+    workshop = run(mediation.create_workshop(command, "m"))
     assert workshop["collective"] and sorted(workshop["attendees"]) == sorted(ids)
     assert other["id"] in workshop["attendees"]
 

@@ -11,13 +11,13 @@ import re
 import unicodedata
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Response, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from inventory.errors import Conflict, DomainError, Invalid
+from inventory.commands import build
+from inventory.errors import Conflict, DomainError, FieldInvalid, Invalid
 from inventory.states import N_
 from loans import borrowers, privacy, queries
 from loans.tables import (
@@ -29,9 +29,7 @@ from loans.tables import (
     SessionAttendee,
 )
 from web.accounts import Principal
-from web.api import loan_schemas
 from web.pages.organisations import (
-    FieldInvalid,
     commune_label,
     refusal_context,
     resolve_commune,
@@ -39,7 +37,8 @@ from web.pages.organisations import (
 )
 from web.roles import LENDING, MANAGERS
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Form = URLEncodedBody[dict[str, Any]]
+Actor = NamedDependency[Principal]
 LIST_LIMIT = 200
 ERASURE_SENTENCE = N_(
     "Effacé : le nom, les coordonnées (téléphone, courriel, adresse), le représentant légal, le "
@@ -49,16 +48,6 @@ ERASURE_SENTENCE = N_(
     "prêts (dates, appareils, version de la charte), les retours, les réparations, les séances "
     "(dates, durées, thèmes) et l'historique."
 )
-# Where msgspec says a field is wrong -> the words of the form.
-FIELD_WORDS = {
-    "full_name": "Nom et prénom : 200 caractères au plus.",
-    "email": "Courriel : 200 caractères au plus.",
-    "phone": "Téléphone : 40 caractères au plus.",
-    "address": "Adresse : 500 caractères au plus.",
-    "guardian_name": "Représentant légal : 200 caractères au plus.",
-    "referent": "Référent : 200 caractères au plus.",
-    "children_count": "Nombre d'enfants : un nombre entier de 0 à 30.",
-}
 
 
 def _fold(value: str) -> str:
@@ -75,9 +64,6 @@ def parse_borrower(
 ) -> borrowers.BorrowerIn:
     """A household typed on a form, as the API's command (same struct as POST /api/v1/borrowers),
     the commune resolved by name to its INSEE code."""
-    children = text(form, f"{prefix}children_count", 3)
-    if children and not children.isdigit():
-        raise FieldInvalid(f"{prefix}children_count", FIELD_WORDS["children_count"])
     school = text(form, f"{prefix}school_id", 12)
     commune, insee = resolve_commune(form, f"{prefix}commune")
     raw = {
@@ -91,25 +77,22 @@ def parse_borrower(
         "commune": commune,
         "insee_code": insee,
         "qpv_resident": form.get(f"{prefix}qpv_resident") == "on",
-        "children_count": int(children or 0),
+        "children_count": text(form, f"{prefix}children_count", 3) or 0,
         "school_id": int(school) if school.isdigit() else None,
         "is_minor": form.get(f"{prefix}is_minor") == "on",
     }
     try:
-        values = msgspec.convert(raw, loan_schemas.BorrowerIn)
-    except msgspec.ValidationError as wrong:
-        match = re.search(r"\$\.(\w+)", str(wrong))
-        name = match.group(1) if match else ""
-        message = FIELD_WORDS.get(name, "Vérifiez les champs de l'emprunteur.")
-        raise FieldInvalid(f"{prefix}{name}", message) from None
+        values = build(borrowers.BorrowerIn, raw, strict=False)
+    except FieldInvalid as wrong:
+        raise FieldInvalid(f"{prefix}{wrong.field}", str(wrong)) from None
     if not values.full_name and kind == "household":
         raise FieldInvalid(f"{prefix}full_name", "Nom et prénom : champ obligatoire.")
-    if values.is_minor and not values.guardian_name:
+    if values.is_minor and not values.guardian_name:  # the service's rule, said on its field
         raise FieldInvalid(
             f"{prefix}guardian_name",
             "Représentant légal : obligatoire pour un emprunteur mineur (c'est lui qui signe).",
         )
-    return borrowers.BorrowerIn(**msgspec.structs.asdict(values))
+    return values
 
 
 def borrower_refusal(refusal: DomainError) -> dict[str, Any]:
@@ -126,7 +109,7 @@ async def schools() -> list[dict[str, Any]]:
 
 @get("/borrowers", opt={"roles": LENDING}, include_in_schema=False)
 async def borrower_list(
-    q: Annotated[str, Parameter(max_length=200)] = "",
+    q: Annotated[str, QueryParameter(max_length=200)] = "",
 ) -> Template:
     """Borrowers by code, name (the person's or the organisation's) or phone."""
     rows = await Borrower.select().order_by(Borrower.id, ascending=False)
@@ -228,13 +211,13 @@ async def _card_context(borrower_id: int, **extra: Any) -> dict[str, Any]:
 
 
 @get("/borrowers/{borrower_id:int}", opt={"roles": LENDING}, include_in_schema=False)
-async def borrower_card(borrower_id: int, principal: Principal) -> Template:
+async def borrower_card(borrower_id: FromPath[int], principal: Actor) -> Template:
     context = await _card_context(borrower_id, may_erase=principal.role in MANAGERS)
     return Template("borrower.html", context=context)
 
 
 @get("/borrowers/{borrower_id:int}/edit", opt={"roles": LENDING}, include_in_schema=False)
-async def borrower_edit(borrower_id: int) -> Template | Redirect:
+async def borrower_edit(borrower_id: FromPath[int]) -> Template | Redirect:
     borrower = await borrowers.get_borrower(borrower_id)
     if borrower["anonymised_at"] is not None:
         return Redirect(f"/borrowers/{borrower_id}", status_code=303)
@@ -259,7 +242,7 @@ async def borrower_edit(borrower_id: int) -> Template | Redirect:
     status_code=303,
 )
 async def borrower_update(
-    borrower_id: int, data: Form, principal: Principal
+    borrower_id: FromPath[int], data: Form, principal: Actor
 ) -> Redirect | Template:
     """Correct the contact and attributes; written with the event `borrower_updated`."""
     borrower = await borrowers.get_borrower(borrower_id)
@@ -276,7 +259,7 @@ async def borrower_update(
 
 
 @get("/borrowers/{borrower_id:int}/export.json", opt={"roles": LENDING}, include_in_schema=False)
-async def borrower_export_json(borrower_id: int) -> Response[bytes]:
+async def borrower_export_json(borrower_id: FromPath[int]) -> Response[bytes]:
     """Everything held about the borrower (right of access), as a file to hand over."""
     data = await privacy.export(borrower_id)
     body = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode()
@@ -289,7 +272,7 @@ async def borrower_export_json(borrower_id: int) -> Response[bytes]:
 
 
 @get("/borrowers/{borrower_id:int}/export.pdf", opt={"roles": LENDING}, include_in_schema=False)
-async def borrower_export_pdf(borrower_id: int) -> Response[bytes]:
+async def borrower_export_pdf(borrower_id: FromPath[int]) -> Response[bytes]:
     borrower = await borrowers.get_borrower(borrower_id)
     return Response(
         await privacy.export_pdf(borrower_id),
@@ -304,7 +287,7 @@ async def borrower_export_pdf(borrower_id: int) -> Response[bytes]:
     include_in_schema=False,
     status_code=200,
 )
-async def borrower_erase(borrower_id: int, data: Form, principal: Principal) -> Template:
+async def borrower_erase(borrower_id: FromPath[int], data: Form, principal: Actor) -> Template:
     """Erase the personal data (RGPD article 17); the card then says what was kept."""
     form = {k: v for k, v in data.items() if isinstance(v, str)}
     try:

@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, MultipartBody, QueryParameter
 from litestar.response import Redirect, Template
 
+from inventory.commands import build
 from inventory.errors import Conflict, DomainError, Invalid
-from inventory.states import N_
 from inventory.tags import TagError
 from loans import borrowers, charter, checkout, documents, mediation, queries, returns
+from loans.checkout import ACCESSORIES, decode_image
+from loans.returns import REASON_LABELS as RETURN_REASONS
 from loans.tables import Borrower, MediationSession, Organisation, Programme
 from web.accounts import Principal
-from web.api.loans import decode_image
+from web.forms import form_to
 from web.pages import borrowers as borrower_pages
 from web.pages.organisations import refusal_context
 from web.roles import LENDING
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
-ACCESSORIES = ["chargeur", "sacoche", "souris"]
+# Multipart: the checkout form carries the paper scan (the return form shares the layout).
+Form = MultipartBody[dict[str, Any]]
+Actor = NamedDependency[Principal]
 
 
 async def _borrower_choices() -> list[dict[str, Any]]:
@@ -63,8 +66,8 @@ async def _checkout_context(
 
 @get("/loans/new", opt={"roles": LENDING}, include_in_schema=False)
 async def checkout_page(
-    borrower_id: Annotated[int | None, Parameter(ge=1, le=2**53)] = None,
-    organisation_id: Annotated[int | None, Parameter(ge=1, le=2**53)] = None,
+    borrower_id: Annotated[int | None, QueryParameter(ge=1, le=2**53)] = None,
+    organisation_id: Annotated[int | None, QueryParameter(ge=1, le=2**53)] = None,
 ) -> Template:
     """The checkout form; `?borrower_id=` or `?organisation_id=` chooses the borrower."""
     form: dict[str, Any] = {}
@@ -79,15 +82,10 @@ async def checkout_page(
     return Template("checkout.html", context=await _checkout_context(form))
 
 
-def _text(form: dict[str, Any], key: str, limit: int = 200) -> str:
-    value = form.get(key, "")
-    return value.strip()[:limit] if isinstance(value, str) else ""
-
-
 async def _organisation_borrower(form: dict[str, Any]) -> tuple[int | None, Any]:
     """An organisation chosen as borrower (a school's class set): its borrower record if it has
     one, else the borrower to create with the loan."""
-    chosen = _text(form, "organisation_id", 12)
+    chosen = str(form.get("organisation_id") or "").strip()
     if not chosen.isdigit():
         return None, None
     organisation = await borrowers.get_organisation(int(chosen))
@@ -104,18 +102,20 @@ async def _organisation_borrower(form: dict[str, Any]) -> tuple[int | None, Any]
     )
     if row is not None:
         return row["id"], None
-    return None, borrowers.BorrowerIn(kind="organisation", organisation_id=organisation["id"])
+    return None, borrowers.BorrowerIn(
+        kind=borrowers.BorrowerKind.organisation, organisation_id=organisation["id"]
+    )
 
 
 async def checkout_request(form: dict[str, Any]) -> checkout.CheckoutIn:
     """The /loans/new form as the checkout's command (the struct POST /api/v1/loans fills): a
     known borrower, an organisation, or a new household typed on the form (created with the
     loan, never before it)."""
-    borrower = _text(form, "borrower_id", 12)
+    borrower = str(form.get("borrower_id") or "").strip()
     chosen = [
         bool(borrower.isdigit()),
-        _text(form, "organisation_id", 12).isdigit(),
-        bool(_text(form, "new_full_name")),
+        str(form.get("organisation_id") or "").strip().isdigit(),
+        bool(str(form.get("new_full_name") or "").strip()),
     ]
     if sum(chosen) > 1:
         raise Invalid(
@@ -127,47 +127,49 @@ async def checkout_request(form: dict[str, Any]) -> checkout.CheckoutIn:
     if chosen[1]:
         borrower_id, new_borrower = await _organisation_borrower(form)
     accessories = [a for a in ACCESSORIES if form.get(f"acc_{a}") == "on"]
-    if _text(form, "accessory_other"):
-        accessories.append(_text(form, "accessory_other", 100))
-    programme = _text(form, "programme_id")
-    return checkout.CheckoutIn(
-        borrower_id=borrower_id,
-        new_borrower=new_borrower,
-        tags=[t for t in _text(form, "tags", 5000).split() if t],
-        programme_id=int(programme) if programme.isdigit() else None,
-        accessories=accessories,
-        condition_out=_text(form, "condition_out", 2000),
-        due_on=_due_on(form),
-    )
-
-
-def _due_on(form: dict[str, Any]) -> date | None:
-    due = _text(form, "due_on", 10)
-    try:
-        return date.fromisoformat(due) if due else None
-    except ValueError:
-        raise Invalid("Date de retour invalide : choisissez-la dans le calendrier.") from None
+    if str(form.get("accessory_other") or "").strip():
+        accessories.append(str(form.get("accessory_other") or "").strip())
+    programme = str(form.get("programme_id") or "").strip()
+    values = {
+        "borrower_id": borrower_id,
+        "tags": [t for t in str(form.get("tags") or "").strip().split() if t],
+        "programme_id": int(programme) if programme.isdigit() else None,
+        "accessories": accessories,
+        "condition_out": str(form.get("condition_out") or "").strip(),
+        "due_on": str(form.get("due_on") or "").strip() or None,
+    }
+    if not values["tags"]:
+        raise Invalid("Scannez au moins un appareil à prêter.")
+    request = build(checkout.CheckoutIn, values, strict=False)
+    return msgspec.structs.replace(request, new_borrower=new_borrower)
 
 
 async def _signature(form: dict[str, Any]) -> checkout.SignatureIn:
     scan = form.get("scan")
-    name, role = _text(form, "signer_name"), _text(form, "signer_role", 30)
+    name, role = (
+        str(form.get("signer_name") or "").strip(),
+        str(form.get("signer_role") or "").strip(),
+    )
     if isinstance(scan, UploadFile) and scan.filename:
         content = await scan.read()
-        return checkout.SignatureIn("paper", content, name, role)
-    drawn = _text(form, "signature_data", 9_000_000)
-    image = decode_image(drawn) if drawn else b""
-    return checkout.SignatureIn("drawn", image, name, role)
+        method, image = checkout.SignatureMethod.paper, content
+    else:
+        drawn = str(form.get("signature_data") or "").strip()
+        method, image = checkout.SignatureMethod.drawn, decode_image(drawn) if drawn else b""
+    # Built as typed (an empty image or name, an unknown role): the service refuses each with
+    # its sentence after the devices, in the same order as for the API.
+    return checkout.SignatureIn(method, image, name, role)  # type: ignore[arg-type]
 
 
 @post("/loans/new", opt={"roles": LENDING}, include_in_schema=False, status_code=303)
-async def checkout_submit(data: Form, principal: Principal) -> Redirect | Template:
+async def checkout_submit(data: Form, principal: Actor) -> Redirect | Template:
     """Same service as POST /api/v1/loans; a refusal comes back on the form, nothing saved."""
     form = {k: v for k, v in data.items() if isinstance(v, str)}
     form.pop("signature_data", None)
     try:
         request = await checkout_request(form)
-        loan = await checkout.checkout(request, await _signature(data), principal.actor)
+        signed = msgspec.structs.replace(request, signature=await _signature(data))
+        loan = await checkout.at_counter(signed, principal.actor)
     except (DomainError, TagError) as refusal:
         status = 409 if isinstance(refusal, Conflict) else 422
         context = await _checkout_context(form, **refusal_context(refusal))
@@ -177,7 +179,7 @@ async def checkout_submit(data: Form, principal: Principal) -> Redirect | Templa
 
 @get("/loans", opt={"roles": LENDING}, include_in_schema=False)
 async def loan_list(
-    loan_status: Annotated[str | None, Parameter(query="status", max_length=10)] = None,
+    loan_status: Annotated[str | None, QueryParameter(name="status", max_length=10)] = None,
 ) -> Template:
     status = loan_status if loan_status in ("open", "closed") else None
     rows, total = await queries.list_loans(status=status, limit=200)
@@ -185,7 +187,7 @@ async def loan_list(
 
 
 @get("/loans/{loan_id:int}", opt={"roles": LENDING}, include_in_schema=False)
-async def loan_page(loan_id: int) -> Template:
+async def loan_page(loan_id: FromPath[int]) -> Template:
     loan = await queries.loan_detail(loan_id)
     sessions = await (
         MediationSession.select()
@@ -206,7 +208,7 @@ async def loan_page(loan_id: int) -> Template:
 
 
 @get("/loans/{loan_id:int}/charter.pdf", opt={"roles": LENDING}, include_in_schema=False)
-async def loan_document(loan_id: int) -> Response[bytes]:
+async def loan_document(loan_id: FromPath[int]) -> Response[bytes]:
     loan = await queries.loan_detail(loan_id)
     return Response(
         documents.read(loan["document_sha256"]),
@@ -215,37 +217,17 @@ async def loan_document(loan_id: int) -> Response[bytes]:
     )
 
 
-RETURN_REASONS = {
-    "end": N_("Fin de prêt (l'appareil part à l'effacement)"),
-    "repair": N_("Réparation pendant le prêt (rendu au même emprunteur)"),
-    "lost": N_("Perte"),
-    "stolen": N_("Vol (référence du dépôt de plainte)"),
-}
-
-
 @get("/returns", opt={"roles": LENDING}, include_in_schema=False)
 async def return_page() -> Template:
     return Template("checkin.html", context={"reasons": RETURN_REASONS, "form": {}})
 
 
 @post("/returns", opt={"roles": LENDING}, include_in_schema=False, status_code=200)
-async def return_submit(data: Form, principal: Principal) -> Template:
-    """The check-in checklist; same service as POST /api/v1/loans/returns."""
+async def return_submit(data: Form, principal: Actor) -> Template:
+    """The check-in checklist; same command and service as POST /api/v1/loans/returns."""
     form = {k: v for k, v in data.items() if isinstance(v, str)}
     try:
-        loan = await returns.check_in(
-            _text(form, "tag", 300),
-            returns.ReturnIn(
-                reason=_text(form, "reason", 10),
-                charger=form.get("charger") == "on",
-                bag=form.get("bag") == "on",
-                damage=form.get("damage") == "on",
-                damage_notes=_text(form, "damage_notes", 2000),
-                police_report=_text(form, "police_report", 80),
-                swap_tag=_text(form, "swap_tag", 300) or None,
-            ),
-            principal.actor,
-        )
+        loan = await returns.take_back(form_to(returns.ReturnIn, form), principal.actor)
     except (DomainError, TagError) as refusal:
         context = {"reasons": RETURN_REASONS, "form": form, "error": str(refusal)}
         return Template("checkin.html", context=context, status_code=422)

@@ -11,26 +11,30 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from inventory.errors import Conflict, DomainError, Invalid
+from inventory.commands import build
+from inventory.errors import Conflict, DomainError, FieldInvalid, Invalid
 from loans import borrowers, communes
+from loans.borrowers import OrganisationIn
 from loans.tables import Borrower, Organisation
 from web.accounts import Principal
-from web.api.loan_schemas import OrganisationIn
 from web.roles import LENDING
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Form = URLEncodedBody[dict[str, Any]]
+Actor = NamedDependency[Principal]
 
 
-class FieldInvalid(Invalid):
-    """A refusal that names the form field at fault."""
+class CommuneOut(msgspec.Struct):
+    """A commune suggested for the name typed so far."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+    name: str
+    insee: str
+    departement: str
+    postcodes: list[str]
+    label: str
 
 
 class AmbiguousCommune(FieldInvalid):
@@ -70,7 +74,7 @@ def commune_label(name: str, insee: str) -> str:
     return commune.label if commune is not None else name
 
 
-def refusal_context(refusal: DomainError, field: str = "") -> dict[str, Any]:
+def refusal_context(refusal: Exception, field: str = "") -> dict[str, Any]:
     """The error sentence, the field it concerns and, for a shared name, the choices."""
     context: dict[str, Any] = {"error": str(refusal), "error_field": field}
     if isinstance(refusal, FieldInvalid):
@@ -82,12 +86,12 @@ def refusal_context(refusal: DomainError, field: str = "") -> dict[str, Any]:
 
 @get("/organisations/communes", opt={"roles": LENDING}, include_in_schema=False)
 async def commune_suggestions(
-    q: Annotated[str, Parameter(max_length=120)] = "",
-) -> list[dict[str, Any]]:
+    q: Annotated[str, QueryParameter(max_length=120)] = "",
+) -> list[CommuneOut]:
     """Up to 20 communes for the name typed so far (name, département, INSEE code)."""
     if len(q.strip()) < 2:
         return []
-    return [c.as_dict() for c in communes.search(q, limit=20)]
+    return [msgspec.convert(c.as_dict(), CommuneOut) for c in communes.search(q, limit=20)]
 
 
 @get("/organisations", opt={"roles": LENDING}, include_in_schema=False)
@@ -116,26 +120,23 @@ async def organisation_new() -> Template:
 
 def _parse(form: dict[str, Any]) -> OrganisationIn:
     """The form as the API's command (same struct as POST /api/v1/organisations)."""
-    name = text(form, "name")
+    name = text(form, "name", 400)
     if not name:
-        raise Invalid("Nom : champ obligatoire.")
+        raise FieldInvalid("name", "Nom : champ obligatoire.")
     kind = text(form, "kind", 30)
     if kind not in borrowers.ORGANISATION_KINDS:
-        raise Invalid("Type : choisissez école, collège, centre social ou association.")
-    commune, insee = resolve_commune(form, "commune")
-    try:
-        return msgspec.convert(
-            {
-                "name": name,
-                "kind": kind,
-                "commune": commune,
-                "insee_code": insee,
-                "qpv": form.get("qpv") == "on",
-            },
-            OrganisationIn,
+        raise FieldInvalid(
+            "kind", "Type : choisissez école, collège, centre social ou association."
         )
-    except msgspec.ValidationError:
-        raise Invalid("Vérifiez le nom (200 caractères au plus) et la commune.") from None
+    commune, insee = resolve_commune(form, "commune")
+    values = {
+        "name": name,
+        "kind": kind,
+        "commune": commune,
+        "insee_code": insee,
+        "qpv": form.get("qpv") == "on",
+    }
+    return build(OrganisationIn, values, strict=False)
 
 
 def _field_of(refusal: DomainError) -> str:
@@ -151,10 +152,7 @@ def _field_of(refusal: DomainError) -> str:
 async def organisation_create(data: Form) -> Redirect | Template:
     form = {k: v for k, v in data.items() if isinstance(v, str)}
     try:
-        values = _parse(form)
-        await borrowers.create_organisation(
-            values.name, values.kind, values.commune, values.insee_code, values.qpv
-        )
+        await borrowers.add_organisation(_parse(form))
     except DomainError as refusal:
         context = _form_context(form, **refusal_context(refusal, _field_of(refusal)))
         status = 409 if isinstance(refusal, Conflict) else 422
@@ -163,7 +161,7 @@ async def organisation_create(data: Form) -> Redirect | Template:
 
 
 @get("/organisations/{organisation_id:int}/edit", opt={"roles": LENDING}, include_in_schema=False)
-async def organisation_edit(organisation_id: int) -> Template:
+async def organisation_edit(organisation_id: FromPath[int]) -> Template:
     row = await borrowers.get_organisation(organisation_id)
     form = {
         "name": row["name"],
@@ -182,21 +180,12 @@ async def organisation_edit(organisation_id: int) -> Template:
     status_code=303,
 )
 async def organisation_update(
-    organisation_id: int, data: Form, principal: Principal
+    organisation_id: FromPath[int], data: Form, principal: Actor
 ) -> Redirect | Template:
     row = await borrowers.get_organisation(organisation_id)
     form = {k: v for k, v in data.items() if isinstance(v, str)}
     try:
-        values = _parse(form)
-        await borrowers.update_organisation(
-            organisation_id,
-            values.name,
-            values.kind,
-            values.commune,
-            values.insee_code,
-            values.qpv,
-            actor=principal.actor,
-        )
+        await borrowers.update_organisation(organisation_id, _parse(form), actor=principal.actor)
     except DomainError as refusal:
         context = _form_context(
             form, organisation=row, **refusal_context(refusal, _field_of(refusal))

@@ -7,25 +7,28 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.di import NamedDependency
+from litestar.params import FromPath, MultipartBody, QueryParameter
 from litestar.response import Redirect, Template
 
 from inventory.errors import Conflict, DomainError, NotFound
 from inventory.states import N_
 from inventory.tags import TagError
-from loans import charter, checkout, mediation, partners
+from loans import charter, checkout, mediation, partners, signing
 from web.account_links import partner_organisation
 from web.accounts import Principal
-from web.api.loans import decode_image
+from web.forms import form_to
 from web.roles import PARTNERS
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+Form = MultipartBody[dict[str, Any]]
+Actor = NamedDependency[Principal]
 LOAN_STATUSES = {"open": N_("En cours"), "closed": N_("Clos")}
 
 
 @get("/partner", opt={"roles": PARTNERS}, include_in_schema=False)
-async def partner_page(principal: Principal, signed: int | None = None) -> Template:
+async def partner_page(
+    principal: Actor, signed: Annotated[int | None, QueryParameter()] = None
+) -> Template:
     organisation = await partner_organisation(principal)
     if organisation is None:
         return Template("partner.html", context={"organisation": None})
@@ -58,7 +61,11 @@ async def _sign_context(
         "link_id": link_id,
         "prepared": prepared,
         "charter_html": charter.to_html(prepared.charter["text"]),
-        "signer_roles": {"school_representative": checkout.SIGNER_ROLES["school_representative"]},
+        "signer_roles": {
+            "school_representative": checkout.SIGNER_ROLES[
+                checkout.SignerRole.school_representative
+            ]
+        },
         "form": form or {"signer_role": "school_representative"},
         "error": error,
     }
@@ -72,7 +79,7 @@ async def _organisation_id(principal: Principal) -> int:
 
 
 @get("/partner/sign/{link_id:int}", opt={"roles": PARTNERS}, include_in_schema=False)
-async def partner_sign_page(principal: Principal, link_id: int) -> Template:
+async def partner_sign_page(principal: Actor, link_id: FromPath[int]) -> Template:
     context = await _sign_context(await _organisation_id(principal), link_id)
     return Template(
         "partner_sign.html", context=context, status_code=409 if context["closed"] else 200
@@ -86,17 +93,15 @@ async def partner_sign_page(principal: Principal, link_id: int) -> Template:
     status_code=303,
 )
 async def partner_sign_submit(
-    principal: Principal, link_id: int, data: Form
+    principal: Actor, link_id: FromPath[int], data: Form
 ) -> Redirect | Template:
     """Sign a pending class-set loan of the partner's organisation; a refusal keeps the form."""
     org_id = await _organisation_id(principal)
     form = {k: v for k, v in data.items() if isinstance(v, str) and k != "signature_data"}
-    name = str(data.get("signer_name", "")).strip()[:200]
-    role = str(data.get("signer_role", ""))[:30]
-    drawn = str(data.get("signature_data", ""))[:9_000_000]
     try:
-        image = decode_image(drawn) if drawn else b""
-        loan = await partners.sign_request(link_id, org_id, image, name, role, principal.actor)
+        # The same command as signing through the link: the request was prepared for one.
+        command = form_to(signing.LinkSignatureIn, data)
+        loan = await partners.sign_request(link_id, org_id, command.signature(), principal.actor)
     except NotFound:
         raise
     except (DomainError, TagError) as refusal:

@@ -11,21 +11,21 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
-import msgspec
 from litestar import get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from inventory.errors import Conflict, DomainError, Invalid
+from inventory.commands import build
+from inventory.errors import Conflict, DomainError, FieldInvalid, Invalid
 from loans import archive, programmes
-from loans.programmes import FieldInvalid, ProgrammeFields
+from loans.programmes import ProgrammeIn
 from web.accounts import Principal
-from web.api.loan_schemas import ProgrammeIn
 from web.roles import MANAGERS
 from web.tables import FunderProgramme
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Form = URLEncodedBody[dict[str, Any]]
+Actor = NamedDependency[Principal]
 FOLLOWUP_LINE = re.compile(r"^(?P<label>.+?)\s*;\s*(?P<days>[^;]*)$")
 EUROS = re.compile(r"^(?P<units>\d{1,9})(?:[.,](?P<cents>\d{1,2}))?$")
 # The sentence for a refusal of ProgrammeIn's own constraints, by field.
@@ -38,11 +38,6 @@ SCHEMA_SENTENCES = {
     "default_loan_days": ("default_loan_days", "La durée de prêt par défaut va de 1 à 3650 jours."),
     "deposit_cents": ("deposit", "Le dépôt de garantie va de 0 à 100 000 €."),
 }
-
-
-def _text(form: dict[str, Any], key: str, limit: int = 200) -> str:
-    value = form.get(key, "")
-    return value.strip()[: limit + 1] if isinstance(value, str) else ""
 
 
 def followup_lines(text: str) -> list[dict[str, Any]]:
@@ -89,7 +84,7 @@ def deposit_text(cents: int) -> str:
 
 
 def _day(form: dict[str, Any], key: str, what: str) -> str | None:
-    text = _text(form, key, 10)
+    text = str(form.get(key) or "").strip()
     if not text:
         return None
     try:
@@ -98,37 +93,28 @@ def _day(form: dict[str, Any], key: str, what: str) -> str | None:
         raise FieldInvalid(key, f"{what} invalide : choisissez-la dans le calendrier.") from None
 
 
-def parse(form: dict[str, Any]) -> ProgrammeFields:
-    """The form, as the API's ProgrammeIn, as the service's fields."""
-    days = _text(form, "default_loan_days", 10)
+def parse(form: dict[str, Any]) -> ProgrammeIn:
+    """The form as the API's command, ProgrammeIn (what a field is refused for, named)."""
+    days = str(form.get("default_loan_days") or "").strip()
     if days and not days.isdigit():
         raise FieldInvalid(
             "default_loan_days", "Durée de prêt par défaut : un nombre de jours, de 1 à 3650."
         )
     body = {
-        "name": _text(form, "name"),
-        "funder": _text(form, "funder"),
+        "name": str(form.get("name") or "").strip(),
+        "funder": str(form.get("funder") or "").strip(),
         "starts_on": _day(form, "starts_on", "Date de début"),
         "ends_on": _day(form, "ends_on", "Date de fin"),
-        "followups": followup_lines(_text(form, "followups", 5000)),
+        "followups": followup_lines(str(form.get("followups") or "").strip()),
         "default_loan_days": int(days) if days else None,
-        "deposit_cents": deposit_cents(_text(form, "deposit", 40)),
+        "deposit_cents": deposit_cents(str(form.get("deposit") or "").strip()),
     }
     try:
-        command = msgspec.convert(body, ProgrammeIn)
-    except msgspec.ValidationError as refusal:
-        found = re.search(r"\$\.(\w+)", str(refusal))
-        field, sentence = SCHEMA_SENTENCES.get(found.group(1) if found else "", ("", ""))
-        raise FieldInvalid(field, sentence or "Le formulaire est incomplet.") from None
-    return ProgrammeFields(
-        name=command.name,
-        funder=command.funder,
-        starts_on=command.starts_on,
-        ends_on=command.ends_on,
-        followups=[{"label": f.label, "days": f.days} for f in command.followups or []],
-        default_loan_days=command.default_loan_days,
-        deposit_cents=command.deposit_cents,
-    )
+        return build(ProgrammeIn, body, strict=False)
+    except FieldInvalid as refusal:
+        name = refusal.field.split(".")[0]
+        field, sentence = SCHEMA_SENTENCES.get(name, (name, str(refusal)))
+        raise FieldInvalid(field, sentence) from None
 
 
 def _form_of(row: dict[str, Any]) -> dict[str, str]:
@@ -178,7 +164,7 @@ async def programme_new() -> Template:
 
 
 @post("/programmes/new", opt={"roles": MANAGERS}, include_in_schema=False, status_code=303)
-async def programme_create(data: Form, principal: Principal) -> Redirect | Template:
+async def programme_create(data: Form, principal: Actor) -> Redirect | Template:
     form = _typed(data)
     try:
         row = await programmes.create(parse(form), principal.actor)
@@ -213,7 +199,9 @@ async def _edit_page(
 
 
 @get("/programmes/{programme_id:int}", opt={"roles": MANAGERS}, include_in_schema=False)
-async def programme_page(programme_id: int, saved: str = "") -> Template:
+async def programme_page(
+    programme_id: FromPath[int], saved: Annotated[str, QueryParameter(max_length=10)] = ""
+) -> Template:
     return await _edit_page(programme_id, saved=saved == "1")
 
 
@@ -224,7 +212,7 @@ async def programme_page(programme_id: int, saved: str = "") -> Template:
     status_code=303,
 )
 async def programme_update(
-    programme_id: int, data: Form, principal: Principal
+    programme_id: FromPath[int], data: Form, principal: Actor
 ) -> Redirect | Template:
     form = _typed(data)
     try:
@@ -242,9 +230,9 @@ async def programme_update(
     status_code=303,
 )
 async def programme_archive(
-    programme_id: int, data: Form, principal: Principal
+    programme_id: FromPath[int], data: Form, principal: Actor
 ) -> Redirect | Template:
-    reason = _text(data, "reason", 500)
+    reason = str(data.get("reason") or "").strip()
     try:
         await archive.archive_programme(programme_id, principal.actor, reason)
     except (Invalid, Conflict) as refusal:

@@ -1,24 +1,23 @@
 """The workshop: repair queue, repairs outside any loan, device edits and retirement.
 
-Each form is parsed into the command its service (or the API) already takes: RepairCloseBody for
+Each form is parsed into the command its service (or the API) already takes: RepairCloseIn for
 closing a ticket, loans.workshop.WorkshopRepairIn and RetireIn, inventory.devices.DeviceEdit.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
-import msgspec
 from babel.dates import format_timedelta
 from litestar import get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from inventory import devices
-from inventory.errors import Conflict, DomainError, Invalid
+from inventory.clock import now
+from inventory.errors import Conflict, DomainError, FieldInvalid, Invalid
 from inventory.lifecycle import WORKSHOP_REASONS
 from inventory.states import (
     KIND_LABELS_FR,
@@ -33,10 +32,11 @@ from inventory.tags import TagError
 from loans import repairs, workshop
 from web import i18n
 from web.accounts import Principal
-from web.api.loan_schemas import RepairCloseBody
+from web.forms import form_to, form_values
 from web.roles import LENDING, WORKSHOP
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Form = URLEncodedBody[dict[str, Any]]
+Actor = NamedDependency[Principal]
 
 OUTCOME_LABELS = {
     "repaired": N_("Réparé"),
@@ -82,17 +82,10 @@ def _field(message: str) -> str | None:
     return None
 
 
-def _text(form: dict[str, Any], key: str, limit: int = 2000) -> str:
-    value = form.get(key, "")
-    return value.strip()[:limit] if isinstance(value, str) else ""
-
-
 def _since(moment: datetime) -> str:
     """How long ago, in words: « il y a 3 jours » / "3 days ago"."""
     locale = "fr_FR" if i18n.current_language.get() == "fr" else "en_GB"
-    return format_timedelta(
-        moment - datetime.now(UTC), add_direction=True, threshold=1.5, locale=locale
-    )
+    return format_timedelta(moment - now(), add_direction=True, threshold=1.5, locale=locale)
 
 
 def _status(error: Exception) -> int:
@@ -118,16 +111,16 @@ async def _queue_context(form: dict[str, Any] | None = None, error: str | None =
 
 
 @get("/workshop", opt={"roles": WORKSHOP}, include_in_schema=False)
-async def queue_page(tag: Annotated[str, Parameter(max_length=300)] = "") -> Template:
+async def queue_page(tag: Annotated[str, QueryParameter(max_length=300)] = "") -> Template:
     """Open tickets, oldest first; a repair outside any loan is opened from here by tag."""
     return Template("workshop.html", context=await _queue_context({"tag": tag.strip()}))
 
 
 @post("/workshop/repairs", opt={"roles": WORKSHOP}, include_in_schema=False, status_code=303)
-async def open_repair(data: Form, principal: Principal) -> Redirect | Template:
-    form = {"tag": _text(data, "tag", 300), "fault": _text(data, "fault", 2100)}
+async def open_repair(data: Form, principal: Actor) -> Redirect | Template:
+    form = form_values(workshop.WorkshopRepairIn, data)
     try:
-        command = workshop.WorkshopRepairIn(tag=form["tag"], fault=form["fault"])
+        command = form_to(workshop.WorkshopRepairIn, data)
         if not command.tag:
             raise Invalid("Étiquette : scannez ou saisissez l'étiquette de l'appareil.")
         ticket = await workshop.open_workshop_repair(command, principal.actor)
@@ -161,7 +154,7 @@ async def _ticket_context(
 
 
 @get("/workshop/tickets/{ticket_id:int}", opt={"roles": WORKSHOP}, include_in_schema=False)
-async def ticket_page(ticket_id: int, principal: Principal) -> Template:
+async def ticket_page(ticket_id: FromPath[int], principal: Actor) -> Template:
     return Template("workshop_ticket.html", context=await _ticket_context(ticket_id, principal))
 
 
@@ -175,43 +168,31 @@ CLOSE_REFUSALS = {
 }
 
 
-def _validation_field(error: msgspec.ValidationError) -> str:
-    found = re.search(r"\$\.(\w+)|required field `(\w+)`", str(error))
-    if found:
-        return found.group(1) or found.group(2)
-    return "outcome"
-
-
 @post(
     "/workshop/tickets/{ticket_id:int}/close",
     opt={"roles": WORKSHOP},
     include_in_schema=False,
     status_code=303,
 )
-async def close_ticket(ticket_id: int, data: Form, principal: Principal) -> Redirect | Template:
+async def close_ticket(
+    ticket_id: FromPath[int], data: Form, principal: Actor
+) -> Redirect | Template:
     """Same command as POST /api/v1/repairs/{id}/close; a repaired device on a loan goes back
     to its borrower."""
-    form = {key: _text(data, key, 2100) for key in CLOSE_FIELDS}
+    form = {key: str(data.get(key) or "").strip() for key in CLOSE_FIELDS}
     try:
         given = {k: v for k, v in form.items() if v}
         if given.get("outcome") != "swapped" and given.get("outcome") != "not_repairable":
             given.pop("swap_tag", None)
-        command = msgspec.convert(given, RepairCloseBody)
-        await repairs.close_ticket(
-            ticket_id,
-            outcome=command.outcome,
-            actions=command.actions,
-            parts=command.parts,
-            actor=principal.actor,
-            swap_tag=command.swap_tag,
-            retire_reason=command.retire_reason,
-        )
-    except msgspec.ValidationError as error:
-        field = _validation_field(error)
+        command = form_to(repairs.RepairCloseIn, given)
+    except FieldInvalid as error:
+        field = error.field if error.field in CLOSE_REFUSALS else "outcome"
         message = CLOSE_REFUSALS.get(field, CLOSE_REFUSALS["outcome"])
         context = await _ticket_context(ticket_id, principal, form, message)
         context["field"] = field
         return Template("workshop_ticket.html", context=context, status_code=422)
+    try:
+        await repairs.close(ticket_id, command, principal.actor)
     except (DomainError, TagError) as error:
         context = await _ticket_context(ticket_id, principal, form, str(error))
         return Template("workshop_ticket.html", context=context, status_code=_status(error))
@@ -235,26 +216,28 @@ def _edit_context(
 
 
 @get("/d/{tag:str}/edit", opt={"roles": WORKSHOP}, include_in_schema=False)
-async def edit_page(tag: str) -> Template:
+async def edit_page(tag: FromPath[str]) -> Template:
     device = await devices.get_device(tag)
     return Template("workshop_edit.html", context=_edit_context(device))
 
 
 @post("/d/{tag:str}/edit", opt={"roles": WORKSHOP}, include_in_schema=False, status_code=303)
-async def edit_submit(tag: str, data: Form, principal: Principal) -> Redirect | Template:
+async def edit_submit(tag: FromPath[str], data: Form, principal: Actor) -> Redirect | Template:
     """Same service as any other edit: a form read at an older version is refused (409)."""
     device = await devices.get_device(tag)
-    form = {f: _text(data, f, 200) for f in (*devices.EDITABLE, "version")}
+    form = {f: str(data.get(f) or "").strip() for f in (*devices.EDITABLE, "version")}
     try:
         if not form["version"].isdigit():
             raise Conflict("Formulaire incomplet : rechargez la fiche de l'appareil.")
-        command = devices.DeviceEdit(
-            version=int(form["version"]),
-            brand=form["brand"],
-            model=form["model"],
-            serial=form["serial"],
-            kind=form["kind"] or DeviceKind.laptop,
-            grade=form["grade"] or Grade.unknown,
+        # The same command as the API's, checked the same way (a grade it does not know, a
+        # kind that is no device's, get their sentence).
+        command = form_to(
+            devices.DeviceEdit,
+            {
+                **form,
+                "kind": form["kind"] or DeviceKind.laptop,
+                "grade": form["grade"] or Grade.unknown,
+            },
         )
         edited = await devices.edit_device(device["asset_tag"], command, principal.actor)
     except (DomainError, TagError) as error:
@@ -282,17 +265,18 @@ def _retire_context(
 
 
 @get("/d/{tag:str}/retire", opt={"roles": WORKSHOP}, include_in_schema=False)
-async def retire_page(tag: str) -> Template:
+async def retire_page(tag: FromPath[str]) -> Template:
     device = await devices.get_device(tag)
     return Template("workshop_retire.html", context=_retire_context(device))
 
 
 @post("/d/{tag:str}/retire", opt={"roles": WORKSHOP}, include_in_schema=False, status_code=303)
-async def retire_submit(tag: str, data: Form, principal: Principal) -> Redirect | Template:
+async def retire_submit(tag: FromPath[str], data: Form, principal: Actor) -> Redirect | Template:
     """For parts, recycling, a gift or a sale; the lifecycle's refusals come back in words."""
     device = await devices.get_device(tag)
     form = {
-        k: _text(data, k, 600) for k in ("reason", "recipient_code", "price", "note", "version")
+        k: str(data.get(k) or "").strip()
+        for k in ("reason", "recipient_code", "price", "note", "version")
     }
     try:
         if not form["reason"]:
