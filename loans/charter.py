@@ -1,15 +1,22 @@
-"""Charter versions: Markdown text in force from a date; a new text is always a new version."""
+"""Charter versions: Markdown text in force from a date; a new text is always a new version.
+
+Publishing takes one command, `CharterIn`, from the API, the page and scripts alike; a version
+is answered as `CharterOut`.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, ClassVar
 
+import msgspec
 from markdown_it import MarkdownIt
 
+from inventory.clock import now
+from inventory.commands import checked
 from inventory.db import write_transaction
 from inventory.devices import write_event
-from inventory.errors import Conflict, Invalid, NotFound
+from inventory.errors import Conflict, FieldInvalid, NotFound
 from inventory.states import N_
 from loans.tables import Charter
 
@@ -28,12 +35,37 @@ STATUSES = {
 }
 
 
-class CharterInvalid(Invalid):
-    """A refused charter version; `field` names the form field at fault."""
+class CharterIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A new charter version. Empty fields are refused by `check_version` with a sentence of
+    their own, so a page and the API say the same thing."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
+    title: Annotated[str, msgspec.Meta(max_length=MAX_TITLE)] = ""
+    text: Annotated[str, msgspec.Meta(max_length=MAX_TEXT)] = ""
+    in_force_from: date | None = None
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "title": "Titre",
+        "text": "Texte de la charte",
+        "in_force_from": "Date d'entrée en vigueur",
+    }
+
+
+class CharterOut(msgspec.Struct):
+    """A charter version; `status` (a key of STATUSES) where the list computes it."""
+
+    id: int
+    version: int
+    title: str
+    text: str
+    in_force_from: date
+    created_at: datetime
+    created_by: str
+    archived_at: datetime | None
+    status: str | None = None
+
+
+def charter_out(row: dict[str, Any]) -> CharterOut:
+    return msgspec.convert(row, CharterOut, strict=False)
 
 
 def to_html(text: str) -> str:
@@ -49,38 +81,35 @@ def check_version(
     it. Only the very first version may be back-dated (recording the charter already in use)."""
     title, text = (title or "").strip(), (text or "").strip()
     if not title:
-        raise CharterInvalid("title", "Donnez un titre à la charte.")
+        raise FieldInvalid("title", "Donnez un titre à la charte.")
     if len(title) > MAX_TITLE:
-        raise CharterInvalid(
-            "title", f"Le titre de la charte compte {MAX_TITLE} caractères au plus."
-        )
+        raise FieldInvalid("title", f"Le titre de la charte compte {MAX_TITLE} caractères au plus.")
     if not text:
-        raise CharterInvalid("text", "Écrivez le texte de la charte.")
+        raise FieldInvalid("text", "Écrivez le texte de la charte.")
     if len(text) > MAX_TEXT:
-        raise CharterInvalid("text", "Le texte de la charte compte 50 000 caractères au plus.")
+        raise FieldInvalid("text", "Le texte de la charte compte 50 000 caractères au plus.")
     if in_force_from is None:
-        raise CharterInvalid("in_force_from", "Choisissez la date d'entrée en vigueur.")
+        raise FieldInvalid("in_force_from", "Choisissez la date d'entrée en vigueur.")
     if in_force_from < today and not first:
-        raise CharterInvalid(
+        raise FieldInvalid(
             "in_force_from",
             "La date d'entrée en vigueur est passée : choisissez aujourd'hui ou une date à venir.",
         )
     if in_force_from > today + timedelta(days=366 * MAX_YEARS_AHEAD):
-        raise CharterInvalid(
+        raise FieldInvalid(
             "in_force_from",
             f"La date d'entrée en vigueur est à plus de {MAX_YEARS_AHEAD} ans : vérifiez l'année.",
         )
     return title, text, in_force_from
 
 
-async def create_version(
-    title: str, text: str, in_force_from: date | None, actor: str
-) -> dict[str, Any]:
+async def publish(command: CharterIn, actor: str) -> dict[str, Any]:
     """A new charter version; earlier versions stay as they were (loans froze their text)."""
+    command = checked(command)
     async with write_transaction(Charter):
         last = await Charter.select(Charter.version).order_by(Charter.version, ascending=False)
         title, text, in_force_from = check_version(
-            title, text, in_force_from, date.today(), first=not last
+            command.title, command.text, command.in_force_from, date.today(), first=not last
         )
         version = (last[0]["version"] if last else 0) + 1
         rows = await Charter.insert(
@@ -89,7 +118,7 @@ async def create_version(
                 title=title,
                 text=text,
                 in_force_from=in_force_from,
-                created_at=datetime.now(UTC),
+                created_at=now(),
                 created_by=actor,
             )
         ).returning(*Charter.all_columns())
@@ -102,6 +131,13 @@ async def create_version(
             {"version": version, "title": title, "in_force_from": in_force_from.isoformat()},
         )
     return rows[0]
+
+
+async def create_version(
+    title: str, text: str, in_force_from: date | None, actor: str
+) -> dict[str, Any]:
+    """`publish` for scripts, the demo and tests, which name the fields one by one."""
+    return await publish(CharterIn(title=title, text=text, in_force_from=in_force_from), actor)
 
 
 async def in_force(on: date | None = None) -> dict[str, Any]:

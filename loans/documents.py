@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from pathlib import Path
 
 from inventory import datadir
+from inventory.clock import now
 from inventory.config import data_dir
 from inventory.errors import Invalid, NotFound
 from loans.tables import Document, Loan, Signature
@@ -49,7 +49,7 @@ async def record(sha256: str, kind: str, media_type: str, size: int) -> None:
             kind=kind,
             media_type=media_type,
             size_bytes=size,
-            created_at=datetime.now(UTC),
+            created_at=now(),
         )
     ).on_conflict(target=Document.sha256, action="DO NOTHING")
 
@@ -67,7 +67,7 @@ async def still_named(shas: set[str]) -> set[str]:
         Loan.document_sha256.is_in(wanted) & alive
     )
     images = await Signature.select(Signature.image_sha256).where(
-        Signature.image_sha256.is_in(wanted) & Signature.loan.borrower.anonymised_at.is_null()
+        Signature.image_sha256.is_in(wanted) & Signature.loan._.borrower._.anonymised_at.is_null()
     )
     return {r["document_sha256"] for r in charters} | {r["image_sha256"] for r in images}
 

@@ -1,59 +1,245 @@
-"""Mediation sessions with the Coop de la médiation numérique vocabulary, so figures pool."""
+"""Mediation sessions with the Coop de la médiation numérique vocabulary, so figures pool.
+
+One command per operation, used alike by the API, the pages and the tests: `SessionRecord`
+(record or correct a session), `UnplannedSessionIn` (a session nobody planned), `WorkshopIn`
+(a collective workshop). Answers are `SessionOut` (a session), `RemindersOut` (the daily digest).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar
 
+import msgspec
+
+from inventory.commands import checked
 from inventory.db import write_transaction
 from inventory.devices import write_event
-from inventory.errors import Conflict, Invalid, NotFound
+from inventory.errors import Conflict, FieldInvalid, Invalid, NotFound
 from inventory.states import N_
 from inventory.tables import Event
 from loans.tables import Borrower, Loan, MediationSession, SessionAttendee
 
-THEMES = {
-    "diagnostic_numerique": N_("Diagnostic numérique"),
-    "prendre_en_main_du_materiel": N_("Prendre en main du matériel"),
-    "maintenance_de_materiel": N_("Maintenance de matériel"),
-    "gerer_ses_contenus_numeriques": N_("Gérer ses contenus numériques"),
-    "navigation_sur_internet": N_("Navigation sur internet"),
-    "email": N_("E-mail"),
-    "bureautique": N_("Bureautique"),
-    "reseaux_sociaux_communication": N_("Réseaux sociaux communication"),
-    "sante": N_("Santé"),
-    "banque_et_achats_en_ligne": N_("Banque et achats en ligne"),
-    "accompagner_un_professionnel": N_("Accompagner un professionnel"),
-    "insertion_professionnelle": N_("Insertion professionnelle"),
-    "prevention_en_securite_numerique": N_("Prévention en sécurité numérique"),
-    "parentalite": N_("Parentalité"),
-    "scolarite_et_numerique": N_("Scolarité et numérique"),
-    "creer_avec_le_numerique": N_("Créer avec le numérique"),
-    "culture_numerique": N_("Culture numérique"),
-    "intelligence_artificielle": N_("Intelligence artificielle"),
-    "aide_aux_demarches_administratives": N_("Aide aux démarches administratives"),
+
+class Theme(StrEnum):
+    diagnostic_numerique = "diagnostic_numerique"
+    prendre_en_main_du_materiel = "prendre_en_main_du_materiel"
+    maintenance_de_materiel = "maintenance_de_materiel"
+    gerer_ses_contenus_numeriques = "gerer_ses_contenus_numeriques"
+    navigation_sur_internet = "navigation_sur_internet"
+    email = "email"
+    bureautique = "bureautique"
+    reseaux_sociaux_communication = "reseaux_sociaux_communication"
+    sante = "sante"
+    banque_et_achats_en_ligne = "banque_et_achats_en_ligne"
+    accompagner_un_professionnel = "accompagner_un_professionnel"
+    insertion_professionnelle = "insertion_professionnelle"
+    prevention_en_securite_numerique = "prevention_en_securite_numerique"
+    parentalite = "parentalite"
+    scolarite_et_numerique = "scolarite_et_numerique"
+    creer_avec_le_numerique = "creer_avec_le_numerique"
+    culture_numerique = "culture_numerique"
+    intelligence_artificielle = "intelligence_artificielle"
+    aide_aux_demarches_administratives = "aide_aux_demarches_administratives"
+
+
+class PlaceType(StrEnum):
+    lieu_activite = "lieu_activite"
+    domicile = "domicile"
+    a_distance = "a_distance"
+    autre = "autre"
+
+
+class Autonomy(StrEnum):
+    avec_guidage = "avec_guidage"
+    partiellement_autonome = "partiellement_autonome"
+    autonome = "autonome"
+
+
+class Outcome(StrEnum):
+    """What a recorded session became (a planned session is not an outcome)."""
+
+    done = "done"
+    missed = "missed"
+    cancelled = "cancelled"
+
+
+THEMES: dict[str, str] = {
+    Theme.diagnostic_numerique: N_("Diagnostic numérique"),
+    Theme.prendre_en_main_du_materiel: N_("Prendre en main du matériel"),
+    Theme.maintenance_de_materiel: N_("Maintenance de matériel"),
+    Theme.gerer_ses_contenus_numeriques: N_("Gérer ses contenus numériques"),
+    Theme.navigation_sur_internet: N_("Navigation sur internet"),
+    Theme.email: N_("E-mail"),
+    Theme.bureautique: N_("Bureautique"),
+    Theme.reseaux_sociaux_communication: N_("Réseaux sociaux communication"),
+    Theme.sante: N_("Santé"),
+    Theme.banque_et_achats_en_ligne: N_("Banque et achats en ligne"),
+    Theme.accompagner_un_professionnel: N_("Accompagner un professionnel"),
+    Theme.insertion_professionnelle: N_("Insertion professionnelle"),
+    Theme.prevention_en_securite_numerique: N_("Prévention en sécurité numérique"),
+    Theme.parentalite: N_("Parentalité"),
+    Theme.scolarite_et_numerique: N_("Scolarité et numérique"),
+    Theme.creer_avec_le_numerique: N_("Créer avec le numérique"),
+    Theme.culture_numerique: N_("Culture numérique"),
+    Theme.intelligence_artificielle: N_("Intelligence artificielle"),
+    Theme.aide_aux_demarches_administratives: N_("Aide aux démarches administratives"),
 }
-PLACE_TYPES = {
-    "lieu_activite": N_("Lieu d'activité"),
-    "domicile": N_("À domicile"),
-    "a_distance": N_("À distance"),
-    "autre": N_("Autre"),
+PLACE_TYPES: dict[str, str] = {
+    PlaceType.lieu_activite: N_("Lieu d'activité"),
+    PlaceType.domicile: N_("À domicile"),
+    PlaceType.a_distance: N_("À distance"),
+    PlaceType.autre: N_("Autre"),
 }
-AUTONOMY = {
-    "avec_guidage": N_("Avec guidage"),
-    "partiellement_autonome": N_("Partiellement autonome"),
-    "autonome": N_("Autonome"),
+AUTONOMY: dict[str, str] = {
+    Autonomy.avec_guidage: N_("Avec guidage"),
+    Autonomy.partiellement_autonome: N_("Partiellement autonome"),
+    Autonomy.autonome: N_("Autonome"),
 }
 STATUSES = {
     "planned": N_("Prévue"),
-    "done": N_("Réalisée"),
-    "missed": N_("Absence"),
-    "cancelled": N_("Annulée"),
+    Outcome.done: N_("Réalisée"),
+    Outcome.missed: N_("Absence"),
+    Outcome.cancelled: N_("Annulée"),
 }
+# The statuses a person may record (the forms' choices).
+OUTCOMES = {k: v for k, v in STATUSES.items() if k != "planned"}
 # How the reason of a session cancelled by its loan's closing begins (loans/repairs.py).
 CLOSED_LOAN = "Prêt clôturé"
 DEFAULT_FOLLOWUPS = [{"label": "prise en main", "days": 7}, {"label": "usages", "days": 30}]
+
+Mediator = Annotated[str, msgspec.Meta(max_length=120)]
+Label = Annotated[str, msgspec.Meta(max_length=120)]
+Notes = Annotated[str, msgspec.Meta(max_length=1000)]
+Minutes = Annotated[int, msgspec.Meta(ge=0, le=600)]
+Themes = Annotated[list[Theme], msgspec.Meta(max_length=len(Theme))]
+Ids = Annotated[list[Annotated[int, msgspec.Meta(ge=1)]], msgspec.Meta(max_length=100)]
+
+
+class SessionRecord(msgspec.Struct, forbid_unknown_fields=True):
+    """What happened at a session: recording a planned one, correcting a recorded one, or (with
+    `UnplannedSessionIn`) one nobody planned. The place, duration, themes and autonomy describe
+    a session held (`done`); for a missed or cancelled one they are left empty."""
+
+    status: Outcome
+    held_on: date | None = None
+    # Who held it; empty: the session's planned mediator, else whoever records it.
+    mediator: Mediator = ""
+    place_type: PlaceType | None = None
+    duration_minutes: Minutes = 0
+    themes: Themes = []
+    autonomy: Autonomy | None = None
+    notes: Notes = ""
+    # A collective workshop: the participants (borrower ids) who came; empty for one person.
+    attended: Ids = []
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "status": "Statut",
+        "held_on": "Date de la séance",
+        "mediator": "Médiateur",
+        "place_type": "Type de lieu",
+        "duration_minutes": "Durée",
+        "themes": "Thématiques",
+        "autonomy": "Niveau d'autonomie",
+        "notes": "Notes",
+        "attended": "Présents",
+    }
+
+
+class UnplannedSessionIn(SessionRecord, kw_only=True):
+    """A session nobody planned (someone came by), for a borrower named by their code."""
+
+    borrower: Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+    loan: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    label: Label = ""
+
+    field_labels: ClassVar[dict[str, str]] = {
+        **SessionRecord.field_labels,
+        "borrower": "Code de l'emprunteur",
+        "loan": "Numéro de prêt",
+        "label": "Intitulé",
+    }
+
+
+class WorkshopIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A collective workshop planned for several borrowers."""
+
+    planned_on: date
+    borrower_ids: Annotated[
+        list[Annotated[int, msgspec.Meta(ge=1)]], msgspec.Meta(min_length=1, max_length=100)
+    ]
+    label: Label = ""
+    mediator: Mediator = ""
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "planned_on": "Date de l'atelier",
+        "borrower_ids": "Participants",
+        "label": "Intitulé",
+        "mediator": "Médiateur",
+    }
+
+
+class SessionOut(msgspec.Struct):
+    """A session as the API shows it (the agenda adds `borrower_code` and `overdue`)."""
+
+    id: int
+    loan: int | None
+    borrower: int | None
+    programme: int | None
+    label: str
+    planned_on: date | None
+    status: str
+    held_on: date | None
+    mediator: str
+    place_type: str
+    duration_minutes: int
+    themes: list[str]
+    autonomy: str
+    notes: str
+    collective: bool
+    cancel_reason: str
+    attendees: list[int] = []
+    borrower_code: str | None = None
+    overdue: bool = False
+
+
+class OverdueLoan(msgspec.Struct):
+    id: int
+    borrower_code: str | None
+    due_on: date | None
+
+
+class RemindersOut(msgspec.Struct):
+    """What the daily job would send."""
+
+    today: date
+    overdue_loans: list[OverdueLoan]
+    overdue_sessions: list[SessionOut]
+    upcoming_sessions: list[SessionOut]
+
+
+def session_out(row: dict[str, Any]) -> SessionOut:
+    """A session row (from `get_session`, `agenda`, `recent`) as the API's answer."""
+    return msgspec.convert(row, SessionOut, strict=False)
+
+
+def sessions_out(rows: list[dict[str, Any]]) -> list[SessionOut]:
+    return [session_out(row) for row in rows]
+
+
+def reminders_out(
+    today: date,
+    overdue_loans: list[dict[str, Any]],
+    overdue_sessions: list[dict[str, Any]],
+    upcoming_sessions: list[dict[str, Any]],
+) -> RemindersOut:
+    return RemindersOut(
+        today=today,
+        overdue_loans=[msgspec.convert(r, OverdueLoan) for r in overdue_loans],
+        overdue_sessions=sessions_out(overdue_sessions),
+        upcoming_sessions=sessions_out(upcoming_sessions),
+    )
 
 
 async def plan_followups(
@@ -78,44 +264,55 @@ async def plan_followups(
     return ids
 
 
-@dataclass
-class SessionRecord:
-    status: str
-    held_on: date | None = None
-    mediator: str = ""
-    place_type: str = ""
-    duration_minutes: int = 0
-    themes: list[str] = field(default_factory=list)
-    autonomy: str = ""
-    notes: str = ""
-    # A collective workshop: the participants (borrower ids) who came; empty for one person.
-    attended: list[int] = field(default_factory=list)
+def _checked(record: SessionRecord) -> dict[str, Any]:
+    """The record's values as the row stores them (plain strings), or the field at fault.
+
+    The struct is checked again (code may have built it with its constructor); a session held
+    needs its date, place, duration, themes and autonomy; a missed or cancelled one keeps none
+    of them, whoever sends them (page or API)."""
+    record = checked(record)
+    themes = [str(theme) for theme in record.themes]
+    if len(set(themes)) != len(themes):
+        raise FieldInvalid("themes", "Thématiques : une thématique est choisie deux fois.")
+    if record.status != Outcome.done:
+        return {
+            "status": str(record.status),
+            "held_on": None,
+            "place_type": "",
+            "duration_minutes": 0,
+            "themes": [],
+            "autonomy": "",
+            "notes": record.notes.strip(),
+        }
+    if record.held_on is None:
+        raise FieldInvalid("held_on", "Indiquez la date de la séance.")
+    if record.place_type is None:
+        raise FieldInvalid("place_type", f"Type de lieu attendu : {', '.join(PLACE_TYPES)}.")
+    if not 1 <= record.duration_minutes <= 600:
+        raise FieldInvalid("duration_minutes", "La durée d'une séance va de 1 à 600 minutes.")
+    if not themes:
+        raise FieldInvalid("themes", "Choisissez au moins une thématique.")
+    if record.autonomy is None:
+        raise FieldInvalid("autonomy", f"Niveau d'autonomie attendu : {', '.join(AUTONOMY)}.")
+    return {
+        "status": str(record.status),
+        "held_on": record.held_on,
+        "place_type": str(record.place_type),
+        "duration_minutes": record.duration_minutes,
+        "themes": themes,
+        "autonomy": str(record.autonomy),
+        "notes": record.notes.strip(),
+    }
 
 
-def _check(record: SessionRecord) -> None:
-    if record.status not in STATUSES or record.status == "planned":
-        raise Invalid("Statut attendu : done (réalisée), missed (absence) ou cancelled (annulée).")
-    if record.status == "done":
-        if record.held_on is None:
-            raise Invalid("Indiquez la date de la séance.")
-        if record.place_type not in PLACE_TYPES:
-            raise Invalid(f"Type de lieu attendu : {', '.join(PLACE_TYPES)}.")
-        if not 1 <= record.duration_minutes <= 600:
-            raise Invalid("La durée d'une séance va de 1 à 600 minutes.")
-        if not record.themes:
-            raise Invalid("Choisissez au moins une thématique.")
-        if record.autonomy not in AUTONOMY:
-            raise Invalid(f"Niveau d'autonomie attendu : {', '.join(AUTONOMY)}.")
-    unknown = [t for t in record.themes if t not in THEMES]
-    if unknown or len(set(record.themes)) != len(record.themes):
-        raise Invalid(f"Thématiques inconnues ou répétées : {', '.join(unknown) or 'doublon'}.")
-    if len(record.notes) > 1000:
-        raise Invalid("Les notes d'une séance tiennent en 1000 caractères.")
+def _mediator(record: SessionRecord, row: dict[str, Any] | None, actor: str) -> str:
+    """Who held the session: the one named, else the one it was planned for, else the actor."""
+    return record.mediator.strip() or (row["mediator"] if row else "") or actor
 
 
 async def record_session(session_id: int, record: SessionRecord, actor: str) -> dict[str, Any]:
     """Record what happened at a planned session (done, missed or cancelled), with its event."""
-    _check(record)
+    values = _checked(record)
     async with write_transaction(MediationSession):
         row = await MediationSession.select().where(MediationSession.id == session_id).first()
         if row is None:
@@ -129,14 +326,8 @@ async def record_session(session_id: int, record: SessionRecord, actor: str) -> 
         await MediationSession.update(
             {
                 MediationSession.cancel_reason: "" if after_closing else row["cancel_reason"],
-                MediationSession.status: record.status,
-                MediationSession.held_on: record.held_on,
-                MediationSession.mediator: record.mediator or row["mediator"] or actor,
-                MediationSession.place_type: record.place_type,
-                MediationSession.duration_minutes: record.duration_minutes,
-                MediationSession.themes: record.themes,
-                MediationSession.autonomy: record.autonomy,
-                MediationSession.notes: record.notes.strip(),
+                MediationSession.mediator: _mediator(record, row, actor),
+                **{getattr(MediationSession, key): value for key, value in values.items()},
             }
         ).where(MediationSession.id == session_id)
         attended = await _attended(session_id, row, record)
@@ -148,9 +339,9 @@ async def record_session(session_id: int, record: SessionRecord, actor: str) -> 
             None,
             {
                 "session_id": session_id,
-                "status": record.status,
-                "themes": record.themes,
-                "duration_minutes": record.duration_minutes,
+                "status": values["status"],
+                "themes": values["themes"],
+                "duration_minutes": values["duration_minutes"],
                 **({"attended": attended} if row["collective"] else {}),
                 **({"after_loan_closed": True} if after_closing else {}),
             },
@@ -159,27 +350,25 @@ async def record_session(session_id: int, record: SessionRecord, actor: str) -> 
     return await get_session(session_id)
 
 
-async def create_workshop(
-    planned_on: date, mediator: str, label: str, borrower_ids: list[int], actor: str
-) -> dict[str, Any]:
+async def create_workshop(command: WorkshopIn, actor: str) -> dict[str, Any]:
     """A collective workshop with several borrowers."""
-    if not borrower_ids or len(borrower_ids) > 100:
-        raise Invalid("Un atelier collectif réunit de 1 à 100 emprunteurs.")
+    command = checked(command)
+    borrower_ids = sorted(set(command.borrower_ids))
     found = await Borrower.count().where(Borrower.id.is_in(borrower_ids))
-    if found != len(set(borrower_ids)):
+    if found != len(borrower_ids):
         raise NotFound("Un des emprunteurs de l'atelier est inconnu.")
     async with write_transaction(MediationSession):
         rows = await MediationSession.insert(
             MediationSession(
-                planned_on=planned_on,
-                mediator=mediator or actor,
-                label=(label or "atelier collectif").strip()[:120],
+                planned_on=command.planned_on,
+                mediator=command.mediator.strip() or actor,
+                label=(command.label.strip() or "atelier collectif")[:120],
                 status="planned",
                 collective=True,
             )
         ).returning(MediationSession.id)
         session_id = rows[0]["id"]
-        for borrower_id in sorted(set(borrower_ids)):
+        for borrower_id in borrower_ids:
             await SessionAttendee.insert(SessionAttendee(session=session_id, borrower=borrower_id))
         await write_event(
             None,
@@ -187,7 +376,7 @@ async def create_workshop(
             "session_planned",
             None,
             None,
-            {"session_id": session_id, "participants": len(set(borrower_ids))},
+            {"session_id": session_id, "participants": len(borrower_ids)},
         )
     return await get_session(session_id)
 
@@ -219,7 +408,7 @@ async def agenda(today: date, mediator: str | None = None, days: int = 30) -> li
         where &= MediationSession.mediator == mediator
     rows = await (
         MediationSession.select(
-            MediationSession.all_columns(),
+            *MediationSession.all_columns(),
             MediationSession.borrower.code.as_alias("borrower_code"),
         )
         .where(where)
@@ -254,7 +443,7 @@ async def _attended(session_id: int, row: dict[str, Any], record: SessionRecord)
     """The participants who came to a workshop: some of its registered participants."""
     if not row["collective"]:
         if record.attended:
-            raise Invalid("La présence ne se note que pour un atelier collectif.")
+            raise FieldInvalid("attended", "La présence ne se note que pour un atelier collectif.")
         return []
     registered = {
         a["borrower"]
@@ -263,8 +452,10 @@ async def _attended(session_id: int, row: dict[str, Any], record: SessionRecord)
         )
     }
     if not set(record.attended) <= registered:
-        raise Invalid("Une personne notée présente n'est pas inscrite à cet atelier.")
-    if record.status == "done" and not record.attended:
+        raise FieldInvalid(
+            "attended", "Une personne notée présente n'est pas inscrite à cet atelier."
+        )
+    if record.status == Outcome.done and not record.attended:
         # Without a list (the API before attendance existed), everyone registered came.
         return sorted(registered)
     return sorted(set(record.attended))
@@ -273,7 +464,7 @@ async def _attended(session_id: int, row: dict[str, Any], record: SessionRecord)
 async def correct_session(session_id: int, record: SessionRecord, actor: str) -> dict[str, Any]:
     """Correct a recorded session: the row takes the new values and a `session_corrected`
     event keeps what changed (old and new values; notes are personal, only flagged)."""
-    _check(record)
+    values = _checked(record)
     async with write_transaction(MediationSession):
         row = await (
             MediationSession.select()
@@ -285,16 +476,7 @@ async def correct_session(session_id: int, record: SessionRecord, actor: str) ->
             raise NotFound(f"Séance {session_id} inconnue.")
         if row["status"] == "planned":
             raise Conflict("Cette séance n'est pas encore enregistrée : enregistrez-la d'abord.")
-        new = {
-            "status": record.status,
-            "held_on": record.held_on,
-            "mediator": record.mediator or row["mediator"] or actor,
-            "place_type": record.place_type,
-            "duration_minutes": record.duration_minutes,
-            "themes": record.themes,
-            "autonomy": record.autonomy,
-            "notes": record.notes.strip(),
-        }
+        new = {**values, "mediator": _mediator(record, row, actor)}
         changes: dict[str, Any] = {}
         for key in CORRECTABLE:
             if new[key] != row[key]:
@@ -312,11 +494,11 @@ async def correct_session(session_id: int, record: SessionRecord, actor: str) ->
                 changes["attended"] = [before, attended]
         if not changes:
             raise Invalid("Rien n'a changé : modifiez au moins un champ pour corriger.")
-        values = {getattr(MediationSession, key): value for key, value in new.items()}
+        columns = {getattr(MediationSession, key): value for key, value in new.items()}
         # The closing's reason no longer holds once the session is said to have happened.
-        if record.status != "cancelled":
-            values[MediationSession.cancel_reason] = ""
-        await MediationSession.update(values).where(MediationSession.id == session_id)
+        if record.status != Outcome.cancelled:
+            columns[MediationSession.cancel_reason] = ""
+        await MediationSession.update(columns).where(MediationSession.id == session_id)
         await write_event(
             None,
             actor,
@@ -329,37 +511,30 @@ async def correct_session(session_id: int, record: SessionRecord, actor: str) ->
     return await get_session(session_id)
 
 
-async def add_session(
-    borrower_id: int, loan_id: int | None, label: str, record: SessionRecord, actor: str
-) -> dict[str, Any]:
+async def add_session(command: UnplannedSessionIn, actor: str) -> dict[str, Any]:
     """A session that was not planned (someone came by), recorded at once."""
-    _check(record)
-    if record.attended:
-        raise Invalid("La présence ne se note que pour un atelier collectif.")
+    values = _checked(command)
+    if command.attended:
+        raise FieldInvalid("attended", "La présence ne se note que pour un atelier collectif.")
+    (borrower_id,) = await borrower_ids_by_code([command.borrower], field="borrower")
+    loan_id = command.loan
     async with write_transaction(MediationSession):
-        borrower = await Borrower.select(Borrower.id).where(Borrower.id == borrower_id).first()
-        if borrower is None:
-            raise NotFound("Emprunteur inconnu.")
         if loan_id is not None:
             loan = await Loan.select(Loan.borrower).where(Loan.id == loan_id).first()
             if loan is None:
-                raise NotFound(f"Prêt n° {loan_id} inconnu.")
+                raise FieldInvalid("loan", f"Prêt n° {loan_id} inconnu.")
             if loan["borrower"] != borrower_id:
-                raise Invalid(f"Le prêt n° {loan_id} n'est pas celui de cet emprunteur.")
+                raise FieldInvalid(
+                    "loan", f"Le prêt n° {loan_id} n'est pas celui de cet emprunteur."
+                )
         rows = await MediationSession.insert(
             MediationSession(
                 loan=loan_id,
                 borrower=borrower_id,
-                label=(label or "séance non prévue").strip()[:120],
+                label=(command.label.strip() or "séance non prévue")[:120],
                 planned_on=None,
-                status=record.status,
-                held_on=record.held_on,
-                mediator=record.mediator or actor,
-                place_type=record.place_type,
-                duration_minutes=record.duration_minutes,
-                themes=record.themes,
-                autonomy=record.autonomy,
-                notes=record.notes.strip(),
+                mediator=_mediator(command, None, actor),
+                **values,
             )
         ).returning(MediationSession.id)
         session_id = rows[0]["id"]
@@ -371,9 +546,9 @@ async def add_session(
             None,
             {
                 "session_id": session_id,
-                "status": record.status,
-                "themes": record.themes,
-                "duration_minutes": record.duration_minutes,
+                "status": values["status"],
+                "themes": values["themes"],
+                "duration_minutes": values["duration_minutes"],
                 "unplanned": True,
             },
             loan_id=loan_id,
@@ -406,18 +581,19 @@ async def cancel_sessions_of_loan(loan_id: int, reason: str, actor: str) -> list
     return ids
 
 
-async def borrower_ids_by_code(codes: list[str]) -> list[int]:
-    """The borrowers named by their codes (B-XXXXXX); refuses naming the unknown codes."""
+async def borrower_ids_by_code(codes: list[str], field: str = "participants") -> list[int]:
+    """The borrowers named by their codes (B-XXXXXX); refuses naming the unknown codes (the
+    refusal names the form's `field`)."""
     wanted = [c.strip().upper() for c in codes if c.strip()]
     if not wanted:
-        raise Invalid("Indiquez au moins un code d'emprunteur (B-XXXXXX).")
+        raise FieldInvalid(field, "Indiquez au moins un code d'emprunteur (B-XXXXXX).")
     rows = await Borrower.select(Borrower.id, Borrower.code).where(
         Borrower.code.is_in(wanted) & Borrower.anonymised_at.is_null()
     )
     found = {r["code"]: r["id"] for r in rows}
     unknown = [c for c in wanted if c not in found]
     if unknown:
-        raise Invalid(f"Codes d'emprunteur inconnus : {', '.join(unknown)}.")
+        raise FieldInvalid(field, f"Codes d'emprunteur inconnus : {', '.join(unknown)}.")
     return [found[c] for c in dict.fromkeys(wanted)]
 
 
@@ -465,7 +641,7 @@ async def recent(mediator: str | None, days: int = 60) -> list[dict[str, Any]]:
         where &= MediationSession.mediator == mediator
     rows = await (
         MediationSession.select(
-            MediationSession.all_columns(),
+            *MediationSession.all_columns(),
             MediationSession.borrower.code.as_alias("borrower_code"),
         )
         .where(where)

@@ -9,16 +9,54 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
+import msgspec
+
+from inventory.clock import now
+from inventory.commands import checked
 from inventory.db import write_transaction
-from inventory.errors import Conflict, Invalid, NotFound
+from inventory.errors import Conflict, FieldInvalid, Invalid, NotFound
 from loans import borrowers, checkout
 from loans.tables import Borrower, Loan, SigningLink
 
 DEFAULT_HOURS = 72
 # After signing, the link still gives the signer their signed charter, for this long only.
 DOWNLOAD_HOURS = 24
+
+
+class LinkSignatureIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Signing through a link (the /sign/<token> page): who signs, as what, and the drawing
+    from the canvas (a PNG as a `data:` URL or bare base64)."""
+
+    signer_name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    signer_role: checkout.SignerRole
+    signature_data: Annotated[str, msgspec.Meta(max_length=9_000_000)] = ""
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "signer_name": "Nom de la personne qui signe",
+        "signer_role": "Qualité du signataire",
+        "signature_data": "Signature",
+    }
+
+    def signature(self) -> checkout.SignatureIn:
+        """The checkout's signature: drawn through the link."""
+        image = checkout.decode_image(self.signature_data) if self.signature_data else b""
+        return checkout.SignatureIn(
+            method=checkout.SignatureMethod.link,
+            image=image,
+            signer_name=self.signer_name,
+            signer_role=self.signer_role,
+        )
+
+
+class SignedLoan(msgspec.Struct):
+    """The loan signed through a link, for its signer to download the signed charter."""
+
+    id: int
+    document_sha256: str
+    signed_at: datetime
+    available_until: datetime
 
 
 def _digest(token: str) -> str:
@@ -65,7 +103,7 @@ async def _request_of(data: dict[str, Any]) -> checkout.CheckoutIn:
             borrower_id = row["id"]
         else:
             new_borrower = borrowers.BorrowerIn(
-                kind="organisation", organisation_id=data["organisation_id"]
+                kind=borrowers.BorrowerKind.organisation, organisation_id=data["organisation_id"]
             )
     return checkout.CheckoutIn(
         borrower_id=borrower_id,
@@ -83,7 +121,7 @@ async def create_link(
 ) -> tuple[str, datetime]:
     """Check the loan can be made now, and return a fresh token and its expiry."""
     if not 1 <= hours <= 24 * 14:
-        raise Invalid("Un lien de signature vit de 1 heure à 14 jours.")
+        raise FieldInvalid("hours", "Un lien de signature vit de 1 heure à 14 jours.")
     if request.borrower_id is None and _new_organisation(request) is None:
         raise Invalid(
             "Un lien de signature se prépare pour un emprunteur déjà enregistré ou une "
@@ -91,7 +129,7 @@ async def create_link(
         )
     await checkout.prepare(request)
     token = secrets.token_urlsafe(32)
-    expires_at = datetime.now(UTC) + timedelta(hours=hours)
+    expires_at = now() + timedelta(hours=hours)
     await SigningLink.insert(
         SigningLink(
             token_sha256=_digest(token),
@@ -119,46 +157,52 @@ def _as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _usable(row: dict[str, Any]) -> None:
+    if row["used_at"] is not None:
+        raise Conflict("Ce lien de signature a déjà servi.")
+    if _as_utc(row["expires_at"]) < now():
+        raise Conflict("Ce lien de signature a expiré : demandez-en un nouveau.")
+
+
 async def open_link(token: str) -> tuple[dict[str, Any], checkout.Prepared]:
     """The link's prepared loan, or why it cannot be used."""
     row = await _find(token)
-    if row["used_at"] is not None:
-        raise Conflict("Ce lien de signature a déjà servi.")
-    if row["expires_at"] < datetime.now(UTC):
-        raise Conflict("Ce lien de signature a expiré : demandez-en un nouveau.")
+    _usable(row)
     return row, await checkout.prepare(await _request_of(row["request"]))
 
 
-async def sign(token: str, image: bytes, signer_name: str, signer_role: str) -> dict[str, Any]:
-    """Sign through the link: the link is used and the loan made in one transaction, or neither."""
+async def sign(token: str, command: LinkSignatureIn) -> dict[str, Any]:
+    """Sign through the link: the link is used and the loan made in one transaction, or neither.
+
+    The signed charter is laid out before the transaction (checkout.sign), never inside it."""
+    command = checked(command)
+    row, _ = await open_link(token)
+    signed = await checkout.sign(await _request_of(row["request"]), command.signature())
     async with write_transaction(SigningLink):
-        row, _ = await open_link(token)
+        current = await _find(token)
+        _usable(current)
         used = (
-            await SigningLink.update({SigningLink.used_at: datetime.now(UTC)})
+            await SigningLink.update({SigningLink.used_at: now()})
             .where((SigningLink.id == row["id"]) & SigningLink.used_at.is_null())
             .returning(SigningLink.id)
         )
         if not used:
             raise Conflict("Ce lien de signature a déjà servi.")
-        loan = await checkout.checkout(
-            await _request_of(row["request"]),
-            checkout.SignatureIn("link", image, signer_name, signer_role),
-            f"lien:{row['created_by']}",
-        )
+        loan = await checkout.commit(signed, f"lien:{row['created_by']}")
         await SigningLink.update({SigningLink.loan_id: loan["id"]}).where(
             SigningLink.id == row["id"]
         )
         return loan
 
 
-async def signed_loan(token: str, now: datetime | None = None) -> dict[str, Any]:
+async def signed_loan(token: str, at: datetime | None = None) -> SignedLoan:
     """The loan signed through this link, for its signer to download the signed charter: only
     with the token, and only for DOWNLOAD_HOURS after signing."""
     row = await _find(token)
     if row["used_at"] is None or row["loan_id"] is None:
         raise NotFound("Cette charte n'est pas encore signée.")
-    now = now or datetime.now(UTC)
-    if _as_utc(row["used_at"]) + timedelta(hours=DOWNLOAD_HOURS) < now:
+    at = at or now()
+    if _as_utc(row["used_at"]) + timedelta(hours=DOWNLOAD_HOURS) < at:
         raise Conflict(
             f"La charte signée ne se télécharge plus par ce lien ({DOWNLOAD_HOURS} heures après "
             "la signature) : demandez-la à l'association."
@@ -166,8 +210,9 @@ async def signed_loan(token: str, now: datetime | None = None) -> dict[str, Any]
     loan = await Loan.select().where(Loan.id == row["loan_id"]).first()
     if loan is None:
         raise NotFound("Prêt introuvable.")
-    return {
-        **loan,
-        "signed_at": row["used_at"],
-        "available_until": _as_utc(row["used_at"]) + timedelta(hours=DOWNLOAD_HOURS),
-    }
+    return SignedLoan(
+        id=loan["id"],
+        document_sha256=loan["document_sha256"],
+        signed_at=_as_utc(row["used_at"]),
+        available_until=_as_utc(row["used_at"]) + timedelta(hours=DOWNLOAD_HOURS),
+    )

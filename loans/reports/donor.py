@@ -10,13 +10,18 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from inventory.clock import now
 from inventory.errors import NotFound
 from inventory.states import STATE_LABELS_FR
 from inventory.tables import Donor, Event
+from labels.pdf import render_pdf, render_pdf_async
+from provisioning import certificates, records
 
 TEMPLATES = Path(__file__).parent / "templates"
 RETIREMENT_LABELS = {
@@ -111,27 +116,80 @@ async def donor_report(donor_id: int, base_url: str = "") -> dict[str, Any]:
             "reused": sum(1 for r in rows if r["reused"]),
             "recycled": sum(1 for r in rows if "DEEE" in r["fate"]),
         },
-        "generated_at": datetime.now(UTC),
+        "generated_at": now(),
     }
 
 
 def donor_pdf(report: dict[str, Any]) -> bytes:
-    from labels.pdf import render_pdf
-
+    """The donor report as PDF/A, laid out here (the command line); servers use the async one."""
     return render_pdf("donor_report.html", {"r": report}, pdfa=True, search_path=[TEMPLATES])
+
+
+async def donor_pdf_async(report: dict[str, Any]) -> bytes:
+    """The donor report as PDF/A, laid out in the renderer pool (outside any transaction)."""
+    return await render_pdf_async(
+        "donor_report.html", {"r": report}, pdfa=True, search_path=[TEMPLATES]
+    )
 
 
 async def certificate_bundle(donor_id: int, base_url: str) -> bytes:
     """A ZIP: the donor report and, per donation, its erasure certificate (PDF/A)."""
-    from provisioning import certificates, records
-
     report = await donor_report(donor_id, base_url)
+    files = {f"rapport-donateur-{donor_id}.pdf": await donor_pdf_async(report)}
+    for donation_id in report["donations"]:
+        donation, rows = await records.donation_records(donation_id)
+        if rows:
+            content = await certificates.donation_certificate_pdf_async(donation, rows, base_url)
+            files[f"certificat-don-{donation_id}.pdf"] = content
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
-        bundle.writestr(f"rapport-donateur-{donor_id}.pdf", donor_pdf(report))
-        for donation_id in report["donations"]:
-            donation, rows = await records.donation_records(donation_id)
-            if rows:
-                content = certificates.donation_certificate_pdf(donation, rows, base_url)
-                bundle.writestr(f"certificat-don-{donation_id}.pdf", content)
+        for name, content in files.items():
+            bundle.writestr(name, content)
     return buffer.getvalue()
+
+
+class DonorOut(msgspec.Struct):
+    id: int
+    name: str
+    kind: str
+
+
+class CertificateOut(msgspec.Struct):
+    method: str
+    certificate_id: str
+    verify_url: str
+
+
+class DonorDeviceOut(msgspec.Struct):
+    asset_tag: str
+    kind: str | None
+    brand: str | None
+    model: str | None
+    serial: str | None
+    donation_id: int
+    received_on: str
+    fate: str
+    certificates: list[CertificateOut]
+    reused: bool
+
+
+class DonorTotals(msgspec.Struct):
+    devices: int
+    wiped: int
+    reused: int
+    recycled: int
+
+
+class DonorReportOut(msgspec.Struct):
+    """The donor report as the API answers it."""
+
+    donor: DonorOut
+    devices: list[DonorDeviceOut]
+    donations: list[int]
+    totals: DonorTotals
+    generated_at: datetime
+
+
+def donor_report_out(report: dict[str, Any]) -> DonorReportOut:
+    devices = [{**row, "received_on": str(row["received_on"])} for row in report["devices"]]
+    return msgspec.convert({**report, "devices": devices}, DonorReportOut, strict=False)

@@ -11,15 +11,17 @@ counts of the workshop are not about people and are shown as they are.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import msgspec
 from piccolo.engine import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 
+from inventory.clock import now
+from inventory.config import settings
 from inventory.errors import Invalid, NotFound
 from inventory.states import DonorKind
 from inventory.tables import Event
@@ -47,12 +49,9 @@ DEFINITIONS = (
 )
 
 
-def threshold_from_env() -> int:
-    try:
-        value = int(os.environ.get("REEMPLOI_REPORT_THRESHOLD", DEFAULT_THRESHOLD))
-    except ValueError:
-        return DEFAULT_THRESHOLD
-    return max(1, value)
+def default_threshold() -> int:
+    """The threshold of statistical secrecy: REEMPLOI_REPORT_THRESHOLD, read by the settings."""
+    return settings().report_threshold
 
 
 def fmt(value: int | Decimal) -> str:
@@ -294,7 +293,7 @@ async def funder_report(
 ) -> FunderReport:
     """The anonymised figures of a programme (None: all) from `start` to `end` included."""
     check_period(start, end)
-    threshold = threshold or threshold_from_env()
+    threshold = threshold or default_threshold()
     name, funder = await programme_label(programme_id)
     n = await _scalars(start, end, programme_id)
     groups = await _grouped(start, end, programme_id)
@@ -401,7 +400,53 @@ async def funder_report(
         start=start,
         end=end,
         threshold=threshold,
-        generated_at=datetime.now(UTC),
+        generated_at=now(),
         sections=[workshop, loans, people, sessions, themes, autonomy, environment],
         impact=impact.figures(),
+    )
+
+
+class RowOut(msgspec.Struct):
+    key: str
+    label: str
+    display: str
+    unit: str
+
+
+class SectionOut(msgspec.Struct):
+    key: str
+    title: str
+    rows: list[RowOut]
+
+
+class FunderReportOut(msgspec.Struct):
+    """The funder report as the API answers it: the same strings as every other output."""
+
+    programme: str
+    funder: str
+    start: date = msgspec.field(name="from")
+    end: date = msgspec.field(name="to")
+    threshold: int = 0
+    sections: list[SectionOut] = []
+    sources: dict[str, Any] = {}
+
+
+def report_out(report: FunderReport) -> FunderReportOut:
+    return FunderReportOut(
+        programme=report.programme,
+        funder=report.funder,
+        start=report.start,
+        end=report.end,
+        threshold=report.threshold,
+        sections=[
+            SectionOut(
+                key=s.key,
+                title=s.title,
+                rows=[
+                    RowOut(key=r.key, label=r.label, display=r.display, unit=r.unit) for r in s.rows
+                ],
+            )
+            for s in report.sections
+        ],
+        sources=report.impact,
     )

@@ -12,7 +12,7 @@ from datetime import date
 
 from inventory.tables import Event
 from loans.reports.cells import safe_row
-from loans.reports.funder import _bounds, _Query, check_period, threshold_from_env
+from loans.reports.funder import _bounds, _Query, check_period, default_threshold
 
 COLUMNS = [
     ("households", "foyers"),
@@ -66,7 +66,7 @@ async def per_commune(start: date, end: date) -> list[dict[str, int | str]]:
 
 
 def to_csv(rows: list[dict[str, int | str]], threshold: int | None = None) -> bytes:
-    threshold = threshold or threshold_from_env()
+    threshold = threshold or default_threshold()
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=",", lineterminator="\r\n")
     writer.writerow(["code_insee", "commune", *[name for _, name in COLUMNS]])

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from labels.pdf import render_html, render_pdf, render_pdf_async
 from loans.reports.cells import safe_row
 from loans.reports.charts import report_charts
 from loans.reports.funder import DEFINITIONS, FunderReport
@@ -64,11 +65,12 @@ def to_csv(report: FunderReport) -> bytes:
 
 
 def to_xlsx(report: FunderReport) -> bytes:
+    # openpyxl is heavy and only this format needs it: imported when a workbook is asked for.
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     book = Workbook()
-    sheet = book.active
+    sheet = book.worksheets[0]
     sheet.title = "Rapport"
     sheet.append(HEADER)
     for cell in sheet[1]:
@@ -102,14 +104,11 @@ def to_xlsx(report: FunderReport) -> bytes:
 
 def to_html(report: FunderReport) -> bytes:
     """A standalone HTML document (the same template as the PDF)."""
-    from labels.pdf import render_html
-
     return render_html("funder_report.html", context(report), search_path=[TEMPLATES]).encode()
 
 
 def to_pdf(report: FunderReport) -> bytes:
-    from labels.pdf import render_pdf
-
+    """The PDF/A, laid out here: for the command line (sync); the server uses `render_async`."""
     return render_pdf("funder_report.html", context(report), pdfa=True, search_path=[TEMPLATES])
 
 
@@ -117,3 +116,13 @@ def render(report: FunderReport, fmt: str) -> bytes:
     if fmt not in FORMATS:
         raise ValueError(fmt)
     return {"html": to_html, "pdf": to_pdf, "csv": to_csv, "xlsx": to_xlsx}[fmt](report)
+
+
+async def render_async(report: FunderReport, fmt: str) -> bytes:
+    """The same outputs for the server: the PDF is laid out in the renderer pool, off the event
+    loop (call it outside any transaction)."""
+    if fmt == "pdf":
+        return await render_pdf_async(
+            "funder_report.html", context(report), pdfa=True, search_path=[TEMPLATES]
+        )
+    return render(report, fmt)

@@ -1,4 +1,5 @@
-"""Mediation pages: agenda, sessions (record, correct, unplanned), collective workshops."""
+"""Mediation pages: agenda, sessions (record, correct, unplanned), collective workshops; the API's
+corrections and unplanned sessions (the rest of /api/v1/sessions is in test_route_guards_db)."""
 
 from tests.route_policies import LENDING, Policy
 
@@ -11,4 +12,6 @@ POLICY: Policy = {
     ("POST", "/sessions/{session_id:int}/correct"): LENDING,
     ("GET", "/workshops/new"): LENDING,
     ("POST", "/workshops/new"): LENDING,
+    ("POST", "/api/v1/sessions"): LENDING,
+    ("POST", "/api/v1/sessions/{session_id:int}/correct"): LENDING,
 }

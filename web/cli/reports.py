@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
-from typing import Any
 
 import click
 
+from inventory.config import settings
+from inventory.errors import DomainError, Invalid
+from loans import reminders as daily
+from loans.reports import donor, funder, opendata, render
+from loans.tables import Programme
 from web.cli.base import fail, main, run_async
 
 
@@ -16,11 +21,6 @@ from web.cli.base import fail, main, run_async
 )
 @click.option("--dry-run", is_flag=True, help="Afficher les rappels sans envoyer de courriel.")
 def reminders(dry_run: bool) -> None:
-    from datetime import date
-
-    from inventory.errors import Invalid
-    from loans import reminders as daily
-
     digest = run_async(daily.digest(date.today()))
     click.echo(daily.message_text(digest), nl=False)
     try:
@@ -36,9 +36,7 @@ def report() -> None:
     pass
 
 
-def _day(value: str) -> Any:
-    from datetime import date
-
+def _day(value: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -55,10 +53,6 @@ def _day(value: str) -> Any:
 def report_funder(
     programme: str, start: str, end: str, fmt: str, threshold: int | None, out: Path
 ) -> None:
-    from inventory.errors import DomainError
-    from loans.reports import funder, render
-    from loans.tables import Programme
-
     async def build() -> bytes:
         programme_id = None
         if programme != "all":
@@ -86,14 +80,10 @@ def report_funder(
 @click.option("--bundle", is_flag=True, help="Archive ZIP : rapport et certificats des dons.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def report_donor(donor_id: int, bundle: bool, out: Path) -> None:
-    from inventory.errors import DomainError
-    from loans.reports import donor
-    from web.settings import base_url
-
     async def build() -> bytes:
         if bundle:
-            return await donor.certificate_bundle(donor_id, base_url())
-        return donor.donor_pdf(await donor.donor_report(donor_id, base_url()))
+            return await donor.certificate_bundle(donor_id, settings().base_url)
+        return donor.donor_pdf(await donor.donor_report(donor_id, settings().base_url))
 
     try:
         content = run_async(build())
@@ -109,9 +99,6 @@ def report_donor(donor_id: int, bundle: bool, out: Path) -> None:
 @click.option("--threshold", type=int, default=None, help="Seuil de secret (défaut : 5).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def report_opendata(start: str, end: str, threshold: int | None, out: Path) -> None:
-    from inventory.errors import DomainError
-    from loans.reports import opendata
-
     try:
         rows = run_async(opendata.per_commune(_day(start), _day(end)))
     except DomainError as error:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.di import NamedDependency
+from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from inventory.errors import Conflict, DomainError
 from loans import charter
 from web.accounts import Principal
+from web.forms import form_to
 from web.roles import MANAGERS
-
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 @get("/charters", opt={"roles": MANAGERS}, include_in_schema=False)
@@ -25,7 +24,7 @@ async def charter_list() -> Template:
 
 
 @get("/charters/{version:int}", opt={"roles": MANAGERS}, include_in_schema=False)
-async def charter_page(version: int) -> Template:
+async def charter_page(version: FromPath[int]) -> Template:
     versions = await charter.versions_with_status()
     row = next((v for v in versions if v["version"] == version), None)
     if row is None:
@@ -41,7 +40,7 @@ async def charter_page(version: int) -> Template:
 
 
 async def _new_context(
-    form: dict[str, str], error: str | None = None, field: str | None = None
+    form: dict[str, Any], error: str | None = None, field: str | None = None
 ) -> dict[str, Any]:
     return {
         "form": form,
@@ -64,35 +63,31 @@ async def charter_new() -> Template:
     return Template("charter_new.html", context=await _new_context(form))
 
 
-def _date(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 @post("/charters/new", opt={"roles": MANAGERS}, include_in_schema=False, status_code=200)
-async def charter_new_submit(data: Form, principal: Principal) -> Template | Redirect:
-    """ "Aperçu" renders the Markdown here without saving; "Publier" makes the new version."""
+async def charter_new_submit(
+    data: URLEncodedBody[dict[str, Any]], principal: NamedDependency[Principal]
+) -> Template | Redirect:
+    """ "Aperçu" renders the Markdown here without saving; "Publier" makes the new version
+    (`loans.charter.CharterIn`, the API's command)."""
     form = {
-        "title": str(data.get("title", ""))[: charter.MAX_TITLE + 100],
-        "text": str(data.get("text", ""))[: charter.MAX_TEXT + 1000],
-        "in_force_from": str(data.get("in_force_from", ""))[:10],
+        key: str(data.get(key, ""))[:limit]
+        for key, limit in (
+            ("title", charter.MAX_TITLE + 100),
+            ("text", charter.MAX_TEXT + 1000),
+            ("in_force_from", 10),
+        )
     }
     context = await _new_context(form)
     if data.get("action") == "preview":
         context["preview_html"] = charter.to_html(form["text"])
         return Template("charter_new.html", context=context)
     try:
-        row = await charter.create_version(
-            form["title"], form["text"], _date(form["in_force_from"]), principal.actor
-        )
+        row = await charter.publish(form_to(charter.CharterIn, data), principal.actor)
     except DomainError as refusal:
         context["error"] = str(refusal)
         context["field"] = getattr(refusal, "field", None)
         context["preview_html"] = charter.to_html(form["text"])
-        status = 409 if isinstance(refusal, Conflict) else 422
-        return Template("charter_new.html", context=context, status_code=status)
+        return Template("charter_new.html", context=context, status_code=refusal.status_code)
     return Redirect(f"/charters/{row['version']}", status_code=303)
 
 

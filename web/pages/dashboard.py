@@ -8,16 +8,17 @@ from datetime import date, timedelta
 from typing import Any
 
 from litestar import get
+from litestar.di import NamedDependency
 from litestar.response import Template
 from piccolo.query.functions.aggregate import Count
 
-from inventory.devices import now
+from inventory.clock import now
 from inventory.states import N_, STATE_LABELS_FR, DeviceState
 from inventory.tables import Device, Event
 from loans import mediation, partners
-from loans.reports.visibility import programmes_visible_to
 from web.account_links import partner_organisation
 from web.accounts import Principal
+from web.report_readers import programmes_visible_to
 from web.roles import EVERYONE, LENDING, STAFF, WORKSHOP, Role
 
 # The week's throughput: which events count as which step of the workshop.
@@ -63,7 +64,7 @@ async def _agenda(principal: Principal) -> dict[str, int]:
 
 
 @get("/", opt={"roles": EVERYONE}, include_in_schema=False)
-async def home(principal: Principal) -> Template:
+async def home(principal: NamedDependency[Principal]) -> Template:
     role = principal.role
     context: dict[str, Any] = {
         "fleet": await _fleet() if role in STAFF else None,

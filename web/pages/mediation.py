@@ -1,7 +1,8 @@
 """Mediation pages: agenda, recording and correcting sessions, unplanned sessions, workshops.
 
-Every form is parsed into `loans.mediation.SessionRecord`, the struct the service and the API
-use, with msgspec; the page only adds which field a refusal names.
+Every form becomes the operation's command with `web.forms.form_to` — `SessionRecord`,
+`UnplannedSessionIn`, `WorkshopIn` from `loans.mediation`, the structs the API decodes — and goes
+to the same service as the API; a refusal names its field for the form to show.
 """
 
 from __future__ import annotations
@@ -9,103 +10,39 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-import msgspec
 from litestar import get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from inventory.errors import Conflict, DomainError, Invalid
-from loans import mediation
+from inventory.errors import DomainError
+from loans import borrowers, mediation
 from loans.tables import Borrower, MediationSession
 from web.accounts import Principal
+from web.forms import form_to, form_values
 from web.roles import LENDING, Role
 from web.tables import StaffRole
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+Form = URLEncodedBody[dict[str, Any]]
 ALL = "*"
-# Which form field a service's refusal is about, from the words of its sentence.
-FIELD_WORDS = (
-    ("Statut", "status"),
-    ("date", "held_on"),
-    ("Type de lieu", "place_type"),
-    ("durée", "duration_minutes"),
-    ("thématique", "themes"),
-    ("Thématique", "themes"),
-    ("autonomie", "autonomy"),
-    ("notes", "notes"),
-    ("présent", "attended"),
-    ("atelier", "attended"),
-    ("prêt", "loan"),
-    ("Prêt", "loan"),
-    ("Emprunteur", "borrower"),
-    ("emprunteur", "borrower"),
-)
 
 
-class FormError(Exception):
-    """A refused form: the sentence and the field it names."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def _field_of(message: str) -> str | None:
-    for words, name in FIELD_WORDS:
-        if words in message:
-            return name
-    return None
+def _shown(command: type[mediation.SessionRecord], data: dict[str, Any]) -> dict[str, Any]:
+    """What was typed, as the form shows it again after a refusal."""
+    form = form_values(command, data)
+    form["attended"] = _ids(form.get("attended", []))
+    return form
 
 
-def _strings(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.strip() for k, v in data.items() if isinstance(v, str)}
+def _ids(values: list[Any]) -> list[int]:
+    return [int(v) for v in values if str(v).isdigit()]
 
 
-def _record(form: dict[str, Any], data: dict[str, Any], actor: str) -> mediation.SessionRecord:
-    """The form as the service's struct; a value of the wrong type names its field. `actor`
-    is who held the session ("" keeps the session's mediator, as a correction does)."""
-    raw: dict[str, Any] = {
-        "status": form.get("status", "")[:10],
-        "mediator": actor,
-        "place_type": form.get("place_type", "")[:30],
-        "themes": [key for key in mediation.THEMES if data.get(f"theme_{key}") == "on"],
-        "autonomy": form.get("autonomy", "")[:30],
-        "notes": form.get("notes", "")[:1000],
-        "attended": _attended_ids(data),
-    }
-    if form.get("held_on"):
-        raw["held_on"] = form["held_on"][:10]
-    if form.get("duration_minutes"):
-        raw["duration_minutes"] = form["duration_minutes"][:6]
-    if raw["status"] != "done":
-        raw.update(place_type="", themes=[], autonomy="", duration_minutes=0, held_on=None)
-    try:
-        return msgspec.convert(raw, mediation.SessionRecord, strict=False)
-    except msgspec.ValidationError as refusal:
-        field = str(refusal).rsplit("$.", 1)[-1].split("[")[0] if "$." in str(refusal) else None
-        words = {
-            "held_on": "La date de la séance n'est pas une date valide.",
-            "duration_minutes": "La durée s'écrit en minutes, par un nombre entier.",
-        }
-        raise FormError(
-            words.get(field or "", "Un champ du formulaire est invalide."), field
-        ) from None
-
-
-def _status(error: Exception) -> int:
-    return 409 if isinstance(error, Conflict) else 422
-
-
-def _refusal(error: Exception) -> tuple[str, str | None]:
-    if isinstance(error, FormError):
-        return str(error), error.field
-    return str(error), _field_of(str(error))
+def _refusal(error: DomainError) -> tuple[str, str | None]:
+    return str(error), getattr(error, "field", None)
 
 
 async def _names(ids: list[int]) -> dict[int, str]:
-    from loans import borrowers
-
     rows = await Borrower.select().where(Borrower.id.is_in(ids)) if ids else []
     return {r["id"]: f"{await borrowers.display_name(r)} ({r['code']})" for r in rows}
 
@@ -123,8 +60,14 @@ def _record_form(session: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _form_themes(data: dict[str, Any]) -> list[str]:
-    return [key for key in mediation.THEMES if data.get(f"theme_{key}") == "on"]
+def _vocabularies() -> dict[str, Any]:
+    return {
+        "themes": mediation.THEMES,
+        "places": mediation.PLACE_TYPES,
+        "autonomy": mediation.AUTONOMY,
+        "statuses": mediation.OUTCOMES,
+        "today": date.today().isoformat(),
+    }
 
 
 async def _session_context(
@@ -132,7 +75,6 @@ async def _session_context(
     form: dict[str, Any] | None = None,
     error: str | None = None,
     field: str | None = None,
-    attended: list[int] | None = None,
 ) -> dict[str, Any]:
     session = await mediation.get_session(session_id)
     history = await mediation.session_history(session_id)
@@ -143,8 +85,9 @@ async def _session_context(
     recorded = session["status"] != "planned" and not session["cancel_reason"]
     if form is None:
         form = _record_form(session) if recorded else {}
-    if attended is None:
         attended = history["attended"] if recorded else session["attendees"]
+    else:
+        attended = form.get("attended", [])
     recordable = session["status"] == "planned" or (
         session["status"] == "cancelled"
         and session["cancel_reason"].startswith(mediation.CLOSED_LOAN)
@@ -156,21 +99,17 @@ async def _session_context(
         "participants": participants,
         "attended": attended,
         "history": history["events"],
-        "themes": mediation.THEMES,
-        "places": mediation.PLACE_TYPES,
-        "autonomy": mediation.AUTONOMY,
-        "statuses": {k: v for k, v in mediation.STATUSES.items() if k != "planned"},
         "form": form,
         "error": error,
         "field": field,
-        "today": date.today().isoformat(),
+        **_vocabularies(),
     }
 
 
 @get("/agenda", opt={"roles": LENDING}, include_in_schema=False)
 async def agenda_page(
-    principal: Principal,
-    mediator: Annotated[str | None, Parameter(max_length=120)] = None,
+    principal: NamedDependency[Principal],
+    mediator: Annotated[str | None, QueryParameter(max_length=120)] = None,
 ) -> Template:
     """Planned sessions: a mediator's own by default, every mediator's for coordinators
     (`?mediator=*` for all, `?mediator=name` for one), and the sessions recorded lately."""
@@ -181,8 +120,8 @@ async def agenda_page(
     who = None if chosen == ALL else chosen
     sessions = await mediation.agenda(date.today(), who, days=60)
     names = await MediationSession.select(MediationSession.mediator).distinct()
-    accounts = await StaffRole.select(StaffRole.user.username.as_alias("name")).where(
-        StaffRole.role == Role.mediator, StaffRole.user.active.eq(True)
+    accounts = await StaffRole.select(StaffRole.user._.username.as_alias("name")).where(
+        StaffRole.role == Role.mediator, StaffRole.user._.active.eq(True)
     )
     mediators = sorted(
         {r["mediator"] for r in names if r["mediator"]}
@@ -205,7 +144,8 @@ async def agenda_page(
 
 @get("/sessions/{session_id:int}", opt={"roles": LENDING}, include_in_schema=False)
 async def session_page(
-    session_id: int, corrected: Annotated[int | None, Parameter(ge=0, le=1)] = None
+    session_id: FromPath[int],
+    corrected: Annotated[int | None, QueryParameter(ge=0, le=1)] = None,
 ) -> Template:
     """A session: the record form while planned; then what was recorded, its correction
     form and its history."""
@@ -217,28 +157,19 @@ async def session_page(
 @post(
     "/sessions/{session_id:int}", opt={"roles": LENDING}, include_in_schema=False, status_code=303
 )
-async def session_submit(session_id: int, data: Form, principal: Principal) -> Redirect | Template:
-    """Record a planned session (done, missed, cancelled); same service as the API."""
-    form = _strings(data)
+async def session_submit(
+    session_id: FromPath[int], data: Form, principal: NamedDependency[Principal]
+) -> Redirect | Template:
+    """Record a planned session (done, missed, cancelled); same command and service as the API."""
     try:
-        record = _record(form, data, principal.actor)
+        record = form_to(mediation.SessionRecord, data)
         await mediation.record_session(session_id, record, principal.actor)
-    except (DomainError, FormError) as refusal:
+    except DomainError as refusal:
         message, field = _refusal(refusal)
-        form["themes"] = _form_themes(data)
-        context = await _session_context(
-            session_id, form, message, field, attended=_attended_ids(data)
-        )
-        return Template("session.html", context=context, status_code=_status(refusal))
+        form = _shown(mediation.SessionRecord, data)
+        context = await _session_context(session_id, form, message, field)
+        return Template("session.html", context=context, status_code=refusal.status_code)
     return Redirect(f"/sessions/{session_id}", status_code=303)
-
-
-def _attended_ids(data: dict[str, Any]) -> list[int]:
-    return [
-        int(k.removeprefix("attended_"))
-        for k, v in data.items()
-        if k.startswith("attended_") and k.removeprefix("attended_").isdigit() and v == "on"
-    ]
 
 
 @post(
@@ -247,41 +178,31 @@ def _attended_ids(data: dict[str, Any]) -> list[int]:
     include_in_schema=False,
     status_code=303,
 )
-async def session_correct(session_id: int, data: Form, principal: Principal) -> Redirect | Template:
+async def session_correct(
+    session_id: FromPath[int], data: Form, principal: NamedDependency[Principal]
+) -> Redirect | Template:
     """Correct a recorded session: a new `session_corrected` event, the history shows both."""
-    form = _strings(data)
     try:
-        record = _record(form, data, "")
+        record = form_to(mediation.SessionRecord, data)
         await mediation.correct_session(session_id, record, principal.actor)
-    except (DomainError, FormError) as refusal:
+    except DomainError as refusal:
         message, field = _refusal(refusal)
-        form["themes"] = _form_themes(data)
-        context = await _session_context(
-            session_id, form, message, field, attended=_attended_ids(data)
-        )
-        return Template("session.html", context=context, status_code=_status(refusal))
+        form = _shown(mediation.SessionRecord, data)
+        context = await _session_context(session_id, form, message, field)
+        return Template("session.html", context=context, status_code=refusal.status_code)
     return Redirect(f"/sessions/{session_id}?corrected=1", status_code=303)
 
 
 def _new_context(
     form: dict[str, Any], error: str | None = None, field: str | None = None
 ) -> dict[str, Any]:
-    return {
-        "themes": mediation.THEMES,
-        "places": mediation.PLACE_TYPES,
-        "autonomy": mediation.AUTONOMY,
-        "statuses": {k: v for k, v in mediation.STATUSES.items() if k != "planned"},
-        "form": form,
-        "error": error,
-        "field": field,
-        "today": date.today().isoformat(),
-    }
+    return {"form": form, "error": error, "field": field, **_vocabularies()}
 
 
 @get("/sessions/new", opt={"roles": LENDING}, include_in_schema=False)
 async def new_session_page(
-    borrower: Annotated[str | None, Parameter(max_length=20)] = None,
-    loan: Annotated[int | None, Parameter(ge=1)] = None,
+    borrower: Annotated[str | None, QueryParameter(max_length=20)] = None,
+    loan: Annotated[int | None, QueryParameter(ge=1)] = None,
 ) -> Template:
     """A session nobody planned (someone came by), for a borrower, optionally a loan."""
     form = {"borrower": borrower or "", "loan": str(loan or ""), "status": "done"}
@@ -289,32 +210,16 @@ async def new_session_page(
 
 
 @post("/sessions/new", opt={"roles": LENDING}, include_in_schema=False, status_code=303)
-async def new_session_submit(data: Form, principal: Principal) -> Redirect | Template:
-    form = _strings(data)
-    form["themes"] = _form_themes(data)
+async def new_session_submit(
+    data: Form, principal: NamedDependency[Principal]
+) -> Redirect | Template:
     try:
-        code = form.get("borrower", "")
-        if not code:
-            raise FormError("Indiquez le code de l'emprunteur (B-XXXXXX).", "borrower")
-        try:
-            (borrower_id,) = await mediation.borrower_ids_by_code([code[:20]])
-        except Invalid as unknown:
-            raise FormError(str(unknown), "borrower") from None
-        loan_text = form.get("loan", "").removeprefix("n°").strip()
-        if loan_text and not loan_text.isdigit():
-            raise FormError("Le numéro de prêt s'écrit en chiffres.", "loan")
-        record = _record(form, data, principal.actor)
-        session = await mediation.add_session(
-            borrower_id,
-            int(loan_text) if loan_text else None,
-            form.get("label", "")[:120],
-            record,
-            principal.actor,
-        )
-    except (DomainError, FormError) as refusal:
+        command = form_to(mediation.UnplannedSessionIn, data)
+        session = await mediation.add_session(command, principal.actor)
+    except DomainError as refusal:
         message, field = _refusal(refusal)
-        context = _new_context(form, message, field)
-        return Template("session_new.html", context=context, status_code=_status(refusal))
+        context = _new_context(_shown(mediation.UnplannedSessionIn, data), message, field)
+        return Template("session_new.html", context=context, status_code=refusal.status_code)
     return Redirect(f"/sessions/{session['id']}", status_code=303)
 
 
@@ -326,28 +231,23 @@ async def new_workshop_page() -> Template:
 
 
 @post("/workshops/new", opt={"roles": LENDING}, include_in_schema=False, status_code=303)
-async def new_workshop_submit(data: Form, principal: Principal) -> Redirect | Template:
-    form = _strings(data)
+async def new_workshop_submit(
+    data: Form, principal: NamedDependency[Principal]
+) -> Redirect | Template:
+    """The participants are typed as borrower codes; the command takes their ids, as the API."""
+    typed = str(data.get("participants", ""))
     try:
-        try:
-            planned_on = date.fromisoformat(form.get("planned_on", "")[:10])
-        except ValueError:
-            raise FormError("Indiquez la date de l'atelier.", "planned_on") from None
-        label = form.get("label", "")[:120]
-        if not label:
-            raise FormError("Donnez un intitulé à l'atelier.", "label")
-        codes = form.get("participants", "").replace(",", " ").replace(";", " ").split()
-        try:
-            ids = await mediation.borrower_ids_by_code(codes[:100])
-        except Invalid as unknown:
-            raise FormError(str(unknown), "participants") from None
-        session = await mediation.create_workshop(
-            planned_on, principal.actor, label, ids, principal.actor
-        )
-    except (DomainError, FormError) as refusal:
+        codes = typed.replace(",", " ").replace(";", " ").split()
+        ids = await mediation.borrower_ids_by_code(codes[:100], field="participants")
+        command = form_to(mediation.WorkshopIn, {**data, "borrower_ids": [str(i) for i in ids]})
+        session = await mediation.create_workshop(command, principal.actor)
+    except DomainError as refusal:
         message, field = _refusal(refusal)
+        form = {**form_values(mediation.WorkshopIn, data), "participants": typed}
+        if field == "borrower_ids":
+            field = "participants"
         context = {"form": form, "error": message, "field": field or "participants"}
-        return Template("mediation_workshop.html", context=context, status_code=_status(refusal))
+        return Template("mediation_workshop.html", context=context, status_code=refusal.status_code)
     return Redirect(f"/sessions/{session['id']}", status_code=303)
 
 

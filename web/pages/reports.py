@@ -5,22 +5,25 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from litestar import Request, Response, get
-from litestar.params import Parameter
+from litestar import Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
+from inventory.config import settings
 from inventory.errors import Invalid
 from inventory.tables import Donor
 from loans.reports import donor, render
 from loans.reports.charts import report_charts
 from loans.reports.funder import DEFINITIONS
-from loans.reports.visibility import programmes_visible_to
-from web.api.reports import REPORT_READERS, compute, download
-from web.roles import MANAGERS, Role
-from web.settings import base_url
+from loans.reports.visibility import compute, programmes_visible_to, visible_ids
+from web.accounts import Principal
+from web.report_readers import download, report_reader
+from web.roles import FUNDING, MANAGERS
 
-From = Annotated[str, Parameter(query="from", max_length=10)]
-To = Annotated[str, Parameter(query="to", max_length=10)]
+From = Annotated[str, QueryParameter(name="from", max_length=10)]
+To = Annotated[str, QueryParameter(name="to", max_length=10)]
+Format = Annotated[str, QueryParameter(name="format", max_length=5)]
 
 
 def _default_period() -> tuple[str, str]:
@@ -28,19 +31,21 @@ def _default_period() -> tuple[str, str]:
     return date(today.year, 1, 1).isoformat(), today.isoformat()
 
 
-@get("/reports", opt={"roles": REPORT_READERS}, include_in_schema=False)
-async def reports_index(request: Request) -> Template:
-    return await _index(request)
+@get("/reports", opt={"roles": FUNDING}, include_in_schema=False)
+async def reports_index(principal: NamedDependency[Principal]) -> Template:
+    return await _index(principal)
 
 
-async def _index(request: Request) -> Template:
+async def _index(principal: Principal) -> Template:
     start, end = _default_period()
-    managers = request.user.role != Role.funder
+    reader = await report_reader(principal)
+    # Donor reports and "all programmes" are for those who read every programme.
+    managers = visible_ids(reader) is None
     donors = await Donor.select(Donor.id, Donor.name).order_by(Donor.name) if managers else []
     return Template(
         "reports.html",
         context={
-            "programmes": await programmes_visible_to(request.user),
+            "programmes": await programmes_visible_to(reader),
             "all_allowed": managers,
             "donors": donors,
             "start": start,
@@ -49,29 +54,30 @@ async def _index(request: Request) -> Template:
     )
 
 
-@get("/reports/funder", opt={"roles": REPORT_READERS}, include_in_schema=False)
+@get("/reports/funder", opt={"roles": FUNDING}, include_in_schema=False)
 async def funder_report_page(
-    request: Request,
+    principal: NamedDependency[Principal],
     start: From = "",
     end: To = "",
-    programme: Annotated[str, Parameter(max_length=12)] = "all",
-    fmt: Annotated[str, Parameter(query="format", max_length=5)] = "html",
-) -> Response | Template:
+    programme: Annotated[str, QueryParameter(max_length=12)] = "all",
+    fmt: Format = "html",
+) -> Response[bytes] | Template:
     """The report on screen with its SVG charts; `format` pdf, csv or xlsx downloads it."""
     default_start, default_end = _default_period()
     start, end = start or default_start, end or default_end
     if fmt not in render.FORMATS:
         raise Invalid(f"Format attendu : {', '.join(render.FORMATS)}.")
-    if request.user.role == Role.funder and programme.strip() in ("", "all"):
+    reader = await report_reader(principal)
+    if visible_ids(reader) is not None and programme.strip() in ("", "all"):
         # A funder without a choice gets its own programme (the first one, if several).
-        own = await programmes_visible_to(request.user)
+        own = await programmes_visible_to(reader)
         if not own:
-            return await _index(request)
+            return await _index(principal)
         programme = str(own[0]["id"])
-    report = await compute(request, programme, start, end)
+    report = await compute(reader, programme, start, end)
     if fmt != "html":
         name = f"rapport-{programme or 'all'}-{report.start}-{report.end}"
-        return download(render.render(report, fmt), fmt, name)
+        return download(await render.render_async(report, fmt), fmt, name)
     return Template(
         "report_funder.html",
         context={
@@ -87,21 +93,22 @@ async def funder_report_page(
 
 @get("/reports/donors/{donor_id:int}", opt={"roles": MANAGERS}, include_in_schema=False)
 async def donor_report_page(
-    donor_id: int, fmt: Annotated[str, Parameter(query="format", max_length=5)] = "html"
-) -> Response | Template:
+    donor_id: FromPath[int], fmt: Format = "html"
+) -> Response[bytes] | Template:
     """Every device of a donor and its fate; `format=pdf` for the PDF/A to send."""
-    report = await donor.donor_report(donor_id, base_url())
+    report = await donor.donor_report(donor_id, settings().base_url)
     if fmt == "pdf":
-        return download(donor.donor_pdf(report), "pdf", f"rapport-donateur-{donor_id}")
+        pdf = await donor.donor_pdf_async(report)
+        return download(pdf, "pdf", f"rapport-donateur-{donor_id}")
     return Template("report_donor.html", context={"r": report})
 
 
 @get(
     "/reports/donors/{donor_id:int}/certificates", opt={"roles": MANAGERS}, include_in_schema=False
 )
-async def donor_certificates(donor_id: int) -> Response[bytes]:
+async def donor_certificates(donor_id: FromPath[int]) -> Response[bytes]:
     """The bundle: the donor report and each donation's erasure certificate, in a ZIP."""
-    content = await donor.certificate_bundle(donor_id, base_url())
+    content = await donor.certificate_bundle(donor_id, settings().base_url)
     return Response(
         content,
         media_type="application/zip",

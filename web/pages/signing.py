@@ -3,34 +3,36 @@ is the credential), its canvas, and the signed charter for its signer to downloa
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
+import msgspec
 import segno
 from litestar import Request, Response, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.di import NamedDependency
+from litestar.params import FromPath, MultipartBody, URLEncodedBody
 from litestar.response import Template
 
+from inventory.clock import now
+from inventory.config import settings
 from inventory.errors import Conflict, DomainError, NotFound
 from inventory.tags import TagError
 from loans import charter, checkout, documents, signing
 from web.accounts import Principal
-from web.api.loans import decode_image
+from web.forms import form_to, form_values
 from web.pages import loans as loan_pages
 from web.pages.organisations import refusal_context
 from web.roles import LENDING
-from web.settings import base_url
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
+# The checkout form (it may carry a paper scan) sent with "Créer un lien de signature".
+CheckoutForm = MultipartBody[dict[str, Any]]
 TOKEN_LIMIT = 100
 
 
 def _origin(request: Request) -> str:
     """Where the borrower's phone reaches this server: REEMPLOI_BASE_URL, else this request's."""
-    if os.environ.get("REEMPLOI_BASE_URL"):
-        return base_url()
+    current = settings()
+    if current.base_url_configured:
+        return current.base_url
     return str(request.base_url).rstrip("/")
 
 
@@ -39,7 +41,9 @@ def qr_data_uri(url: str) -> str:
 
 
 @post("/loans/links", opt={"roles": LENDING}, include_in_schema=False, status_code=200)
-async def link_create(request: Request, data: Form, principal: Principal) -> Template:
+async def link_create(
+    request: Request, data: CheckoutForm, principal: NamedDependency[Principal]
+) -> Template:
     """The checkout form, sent with "Créer un lien de signature": the loan is checked as for a
     checkout, nothing is lent; the borrower signs later through the link."""
     form = {k: v for k, v in data.items() if isinstance(v, str) and k != "signature_data"}
@@ -49,10 +53,15 @@ async def link_create(request: Request, data: Form, principal: Principal) -> Tem
         _, prepared = await signing.open_link(token)
     except (DomainError, TagError) as refusal:
         status = 409 if isinstance(refusal, Conflict) else 422
-        context = await loan_pages._checkout_context(form, **refusal_context(refusal))
+        said = (
+            refusal_context(refusal)
+            if isinstance(refusal, DomainError)
+            else {"error": str(refusal), "error_field": ""}
+        )
+        context = await loan_pages._checkout_context(form, **said)
         return Template("checkout.html", context=context, status_code=status)
     url = f"{_origin(request)}/sign/{token}"
-    hours = round((expires_at - datetime.now(UTC)).total_seconds() / 3600)
+    hours = round((expires_at - now()).total_seconds() / 3600)
     return Template(
         "sign_link.html",
         context={
@@ -65,7 +74,9 @@ async def link_create(request: Request, data: Form, principal: Principal) -> Tem
     )
 
 
-async def _context(token: str, error: str | None = None, form: dict | None = None) -> dict:
+async def _context(
+    token: str, error: str | None = None, form: dict[str, Any] | None = None
+) -> dict[str, Any]:
     try:
         _, prepared = await signing.open_link(token)
     except (DomainError, TagError) as refusal:
@@ -91,36 +102,34 @@ def _likely_signer(borrower: dict[str, Any]) -> str:
 async def _signed(token: str) -> dict[str, Any] | None:
     """The loan signed through this link while its signer may still download the charter."""
     try:
-        return {"token": token, **await signing.signed_loan(token)}
+        loan = await signing.signed_loan(token)
     except DomainError:
         return None
+    return {"token": token, **msgspec.structs.asdict(loan)}
 
 
 @get("/sign/{token:str}", opt={"public": True}, include_in_schema=False)
-async def signing_page(token: str) -> Template:
+async def signing_page(token: FromPath[str]) -> Template:
     context = await _context(token[:TOKEN_LIMIT])
     return Template("sign.html", context=context, status_code=410 if context["closed"] else 200)
 
 
 @post("/sign/{token:str}", opt={"public": True}, include_in_schema=False, status_code=200)
-async def signing_submit(token: str, data: Form) -> Template:
+async def signing_submit(token: FromPath[str], data: URLEncodedBody[dict[str, Any]]) -> Template:
     """Sign through the link; the link is spent only when the loan is made."""
     token = token[:TOKEN_LIMIT]
-    form = {k: v for k, v in data.items() if isinstance(v, str) and k != "signature_data"}
-    name = str(data.get("signer_name", ""))[:200]
-    role = str(data.get("signer_role", ""))[:30]
-    drawn = str(data.get("signature_data", ""))[:9_000_000]
     try:
-        image = decode_image(drawn) if drawn else b""
-        await signing.sign(token, image, name, role)
+        await signing.sign(token, form_to(signing.LinkSignatureIn, data))
     except (DomainError, TagError) as refusal:
+        form = form_values(signing.LinkSignatureIn, data)
+        form.pop("signature_data", None)
         context = await _context(token, str(refusal), form)
         return Template("sign.html", context=context, status_code=422)
     return Template("signed.html", context={"signed": await _signed(token)})
 
 
 @get("/sign/{token:str}/charte.pdf", opt={"public": True}, include_in_schema=False)
-async def signed_charter_pdf(token: str) -> Response[bytes] | Template:
+async def signed_charter_pdf(token: FromPath[str]) -> Response[bytes] | Template:
     """The signed charter, for whoever holds the link, for a day after signing; never listed."""
     try:
         loan = await signing.signed_loan(token[:TOKEN_LIMIT])
@@ -130,10 +139,10 @@ async def signed_charter_pdf(token: str) -> Response[bytes] | Template:
             "sign.html", context={"closed": str(refusal), "signed": None}, status_code=status
         )
     return Response(
-        documents.read(loan["document_sha256"]),
+        documents.read(loan.document_sha256),
         media_type="application/pdf",
         headers={
-            "Content-Disposition": f'attachment; filename="charte-signee-{loan["id"]}.pdf"',
+            "Content-Disposition": f'attachment; filename="charte-signee-{loan.id}.pdf"',
             "Cache-Control": "no-store",
         },
     )
