@@ -32,6 +32,9 @@ system-packages:
 run: install
 	$(BIN)/reemploi migrate
 	$(BIN)/reemploi demo --if-empty
+	@# The deployment worker runs beside the server and stops with it.
+	$(BIN)/reemploi worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/reemploi serve --host 127.0.0.1 --port 8000
 
 # Style, formatting, types (pyright, basic mode: zero errors) and the layers between domains.
@@ -60,6 +63,8 @@ bench: install system-packages
 	-$(BIN)/python bench/wipe_bench.py
 	-$(BIN)/python bench/deploy_bench.py
 	-$(BIN)/python bench/report_bench.py
+	-$(BIN)/python bench/pdf_bench.py
+	-$(BIN)/python bench/db_bench.py
 
 # The model-based test (tests/model_machine.py) run long against the real server; it prints its
 # figures (steps, operations, violations). SOAK_STEPS=5000 make soak for a longer one.

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.db
 
 def test_an_image_from_the_inbox_is_retired_once_and_no_longer_deployed(db: None) -> None:
     from provisioning.imaging import catalogue, deploy
+    from provisioning.imaging.catalogue import ImageAdd, ImageRetire
 
     inbox = catalogue.inbox_dir()
     name = f"unit-{secrets.token_hex(3)}.img"
@@ -25,11 +26,11 @@ def test_an_image_from_the_inbox_is_retired_once_and_no_longer_deployed(db: None
         assert name in {f["name"] for f in run(catalogue.inbox_files())}
         for bad in ("../reemploi.sqlite", "/etc/passwd", "absent.img"):
             with pytest.raises(Invalid):
-                run(catalogue.add_from_inbox("x", bad, "1", "test"))
-        image = run(catalogue.add_from_inbox("unit-image", name, "2", "test"))
+                run(catalogue.add_from_inbox(ImageAdd(name="x", file=bad), "test"))
+        image = run(catalogue.add_from_inbox(ImageAdd("unit-image", name, "2"), "test"))
         assert image["version"] == "2" and image["mapped_bytes"] > 0
         assert [i["name"] for i in run(catalogue.offered())] == ["unit-image"]
-        run(catalogue.retire(image["id"], "test", "remplacée"))
+        run(catalogue.retire(image["id"], "test", ImageRetire(reason="remplacée")))
         with pytest.raises(Conflict):
             run(catalogue.retire(image["id"], "test"))
         assert run(catalogue.offered()) == []

@@ -63,6 +63,7 @@ async def enrol_all(lab: Lab) -> None:
 def options(lab: Lab, **extra):
     from provisioning.imaging.deploy import Options
 
+    assert lab.client_key is not None
     return Options(pkey=lab.client_key, actor="test", open_socket=lab.open_socket, **extra)
 
 

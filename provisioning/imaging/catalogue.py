@@ -8,12 +8,13 @@ retired image is listed for history and is no longer offered for a deployment.
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
+
+import msgspec
 
 from inventory import devices
-from inventory.config import data_dir
+from inventory.config import settings
 from inventory.db import write_transaction
 from inventory.errors import Conflict, Invalid
 from inventory.tables import Event
@@ -23,11 +24,31 @@ from provisioning.imaging.tables import DeploymentJob, Image
 RETIRED = "image_retired"
 
 
+class ImageAdd(msgspec.Struct, forbid_unknown_fields=True):
+    """An image to add: its name, its version, and the raw file (chosen in the inbox on the page,
+    any path on the command line)."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+    file: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    version: Annotated[str, msgspec.Meta(min_length=1, max_length=40)] = "1"
+    field_labels: ClassVar[dict[str, str]] = {
+        "name": "Nom",
+        "file": "Fichier",
+        "version": "Version",
+    }
+
+
+class ImageRetire(msgspec.Struct, forbid_unknown_fields=True):
+    """Stop offering an image, saying why."""
+
+    reason: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    field_labels: ClassVar[dict[str, str]] = {"reason": "Motif"}
+
+
 def inbox_dir() -> Path:
     """Where raw images are dropped to be added (`REEMPLOI_IMAGES_INBOX`, default
     `<data>/images-inbox`): large files are copied there (scp, USB), not uploaded by the page."""
-    configured = os.environ.get("REEMPLOI_IMAGES_INBOX", "").strip()
-    path = Path(configured) if configured else data_dir() / "images-inbox"
+    path = settings().images_inbox
     path.mkdir(parents=True, exist_ok=True)
     return path.resolve()
 
@@ -56,8 +77,9 @@ async def inbox_path(file_name: str) -> Path:
     return inbox_dir() / file_name
 
 
-async def add_from_inbox(name: str, file_name: str, version: str, actor: str) -> dict[str, Any]:
+async def add_from_inbox(command: ImageAdd, actor: str) -> dict[str, Any]:
     """`reemploi image add NAME --from FILE`, with FILE chosen in the inbox."""
+    name, file_name, version = command.name, command.file, command.version
     raw = await inbox_path(file_name)
     if not version or len(version) > 40:
         raise Invalid("La version compte 1 à 40 caractères.")
@@ -82,8 +104,9 @@ async def is_retired(image: dict[str, Any]) -> bool:
     return image["id"] in await retired_ids()
 
 
-async def retire(image_id: int, actor: str, reason: str = "") -> dict[str, Any]:
+async def retire(image_id: int, actor: str, command: ImageRetire | None = None) -> dict[str, Any]:
     """Stop offering an image; it stays listed, and the event says who retired it, when, why."""
+    reason = (command or ImageRetire()).reason
     async with write_transaction(Image):
         image = await Image.select().where(Image.id == image_id).first()
         if image is None:

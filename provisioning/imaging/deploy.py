@@ -1,25 +1,32 @@
 """Deploy an image to PCs booted into the live system, many at once, each step recorded.
 
-Each job runs its SSH work in a thread (paramiko blocks) while the event loop saves its progress
-every half second. The device's state changes only after every range was verified on the target
-and the system was personalised; any failure leaves it as it was, and the job can be rerun.
+A request is checked and queued (`prepare`); a worker process (`reemploi worker`,
+provisioning.imaging.worker) claims each job and runs it (`run_claimed`); the command line runs
+the jobs it queued itself, claimed at creation (`deploy`). Each job runs its SSH work in a thread
+(paramiko blocks) while the event loop saves its progress every half second. The device's state
+changes only after every range was verified on the target and the system was personalised; any
+failure leaves it as it was, and the job can be rerun.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import os
+import logging
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
+import msgspec
 import paramiko
 
 from inventory import devices
-from inventory.errors import Conflict, DomainError, Invalid
+from inventory.commands import build, checked
+from inventory.config import settings
+from inventory.errors import Conflict, DomainError, FieldInvalid, Invalid
 from provisioning.imaging import (
     catalogue,
     images,
@@ -31,7 +38,7 @@ from provisioning.imaging import (
 )
 from provisioning.imaging.hostkeys import PinnedKeyPolicy, load_pins
 from provisioning.imaging.tables import JobStatus
-from provisioning.imaging.target_agent import internal
+from provisioning.imaging.target_agent import choose_disk, internal
 from provisioning.imaging.transport import Endpoint, RemoteError, SocketFactory, connect, run
 
 AGENT = Path(__file__).with_name("target_agent.py")
@@ -39,6 +46,7 @@ AGENT = Path(__file__).with_name("target_agent.py")
 AGENT_MODULES = ("target_personalise.py", "target_partitions.py")
 # How sockets to targets are opened (None: plain TCP); the test harness opens them in a namespace.
 OPEN_SOCKET: SocketFactory | None = None
+log = logging.getLogger("reemploi.worker")
 PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -46,17 +54,47 @@ class StepFailed(RuntimeError):
     pass
 
 
-@dataclass
-class Target:
-    host: str
-    tag: str
-    port: int = 22
-    user: str = "root"
-    disk: str = ""
+Short = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+DISK_PATTERN = r"^(/dev/[A-Za-z0-9/_.-]+)?$"
+
+
+class TargetIn(msgspec.Struct, forbid_unknown_fields=True):
+    """One PC to install: its asset tag, its address in the live system, optionally its disk."""
+
+    # Host first: `Target(host, tag)` as the bench and older callers write it.
+    host: Annotated[str, msgspec.Meta(min_length=1, max_length=120, pattern=r"^[^\s@/=]+$")]
+    tag: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    port: Port = 22
+    disk: Annotated[str, msgspec.Meta(max_length=120, pattern=DISK_PATTERN)] = ""
+    user: ClassVar[str] = "root"
+    field_labels: ClassVar[dict[str, str]] = {
+        "tag": "Étiquette",
+        "host": "Adresse",
+        "port": "Port SSH",
+        "disk": "Disque",
+    }
 
     @property
     def address(self) -> str:
         return f"{self.user}@{self.host}:{self.port}"
+
+
+# The name the tests and the command line use for a target.
+Target = TargetIn
+
+
+class DeploymentIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Deploy one image with one profile to up to 100 PCs at once."""
+
+    image: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+    profile: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+    targets: Annotated[list[TargetIn], msgspec.Meta(min_length=1, max_length=100)]
+    field_labels: ClassVar[dict[str, str]] = {
+        "image": "Image",
+        "profile": "Profil",
+        "targets": "Cibles",
+    }
 
 
 class Remote:
@@ -102,8 +140,10 @@ def _chunks(path: Path, size: int = 1024 * 1024):
 
 @dataclass
 class Options:
+    """How this process reaches the PCs: the workshop's key, and for tests a socket opener."""
+
     pkey: paramiko.PKey
-    actor: str
+    actor: str = ""
     open_socket: SocketFactory | None = None
     observer: Callable[[int, jobs.Progress], None] | None = None
 
@@ -112,15 +152,19 @@ class Options:
 class Batch:
     image: dict[str, Any]
     profile: profiles.Profile
-    jobs: list[tuple[int, Target, dict[str, Any]]]
+    jobs: list[tuple[int, TargetIn, dict[str, Any]]]
 
     @property
     def job_ids(self) -> list[int]:
         return [job_id for job_id, _, _ in self.jobs]
 
 
-async def prepare(image_name: str, profile_name: str, targets: list[Target], actor: str) -> Batch:
-    """Check the request and create one queued job per target (nothing is contacted yet)."""
+async def prepare(
+    image_name: str, profile_name: str, targets: list[TargetIn], actor: str, worker: str = ""
+) -> Batch:
+    """Check the request and create one queued job per target (nothing is contacted yet); with
+    `worker`, the jobs are created already claimed by that process."""
+    targets = [checked(t) for t in targets]
     image = await images.get_image(image_name)
     if await catalogue.is_retired(image):
         raise Conflict(f"L'image {image['name']} est retirée : choisissez-en une autre.")
@@ -140,52 +184,110 @@ async def prepare(image_name: str, profile_name: str, targets: list[Target], act
             image=image["name"],
             profile=profile.name,
             actor=actor,
+            worker=worker,
         )
         batch.jobs.append((job_id, target, device))
     return batch
 
 
-async def run_batch(batch: Batch, options: Options) -> list[dict[str, Any]]:
-    """Run every job of the batch at once; return the finished jobs."""
-    await asyncio.gather(
-        *(
-            run_job(job_id, target, device, batch.image, batch.profile, options)
-            for job_id, target, device in batch.jobs
-        )
+async def enqueue(command: DeploymentIn, actor: str) -> list[int]:
+    """What the web process does: check the request and the workshop key, queue the jobs; a
+    worker runs them. The job numbers, at once."""
+    workshop_key()
+    batch = await prepare(command.image, command.profile, list(command.targets), actor)
+    return batch.job_ids
+
+
+def target_of(job: dict[str, Any]) -> TargetIn:
+    """The target a job row names (`root@HOST:PORT` and its disk)."""
+    _, _, address = job["target"].rpartition("@")
+    host, _, port = address.rpartition(":")
+    return TargetIn(tag=job["asset_tag"], host=host, port=int(port or 22), disk=job["disk"])
+
+
+async def run_claimed(job_id: int, worker: str, options: Options) -> None:
+    """Run a job `worker` holds, from its row (a worker's restart loses nothing it needs)."""
+    job = await jobs.get(job_id)
+    options = Options(
+        pkey=options.pkey,
+        actor=job["actor"],
+        open_socket=options.open_socket,
+        observer=options.observer,
     )
-    return [await jobs.get(job_id) for job_id in batch.job_ids]
+    try:
+        device = await devices.get_device(job["asset_tag"])
+        image = await images.get_image(job["image"])
+        profile = profiles.get_profile(job["profile"])
+    except DomainError as error:
+        await jobs.finish(job_id, jobs.Progress(), worker, JobStatus.failed, str(error))
+        return
+    await run_job(job_id, target_of(job), device, image, profile, options, worker)
+
+
+async def run_owned(job_ids: list[int], worker: str, options: Options) -> None:
+    """Run jobs `worker` holds, all at once, heartbeating until the last one ends."""
+    async with heartbeating(worker):
+        await asyncio.gather(*(run_claimed(job_id, worker, options) for job_id in job_ids))
+
+
+@contextlib.asynccontextmanager
+async def heartbeating(worker: str, on_lost: Callable[[set[int]], None] | None = None):
+    """Refresh the heartbeat of `worker`'s jobs every few seconds while the block runs."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(jobs.HEARTBEAT_SECONDS)
+            try:
+                held = await jobs.heartbeat(worker)
+            except Exception:  # the database busy or restarting: the next beat tries again
+                log.exception("Battement de %s non enregistré.", worker)
+                continue
+            if on_lost is not None:
+                on_lost(held)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def deploy(
-    image_name: str, profile_name: str, targets: list[Target], options: Options
+    image_name: str, profile_name: str, targets: list[TargetIn], options: Options
 ) -> list[dict[str, Any]]:
-    """Create one job per target, run them all at once, return the finished jobs."""
-    batch = await prepare(image_name, profile_name, targets, options.actor)
-    return await run_batch(batch, options)
+    """Create one job per target claimed by this process, run them all at once, return the
+    finished jobs (what `reemploi image deploy` does, without a worker)."""
+    worker = jobs.worker_name("cli")
+    batch = await prepare(image_name, profile_name, targets, options.actor, worker)
+    await run_owned(batch.job_ids, worker, options)
+    return [await jobs.get(job_id) for job_id in batch.job_ids]
 
 
-def workshop_key() -> paramiko.PKey:
+def workshop_key(path: Path | None = None) -> paramiko.PKey:
     """The workshop's SSH key: `REEMPLOI_SSH_KEY`, or `ssh/id_ed25519` in the data directory."""
-    from inventory.config import data_dir
-
-    path = os.environ.get("REEMPLOI_SSH_KEY") or str(data_dir() / "ssh" / "id_ed25519")
+    path = path or settings().ssh_key
     try:
-        return paramiko.PKey.from_path(path)
+        return paramiko.PKey.from_path(str(path))
     except (OSError, paramiko.SSHException) as error:
         raise Invalid(f"Clé SSH de l'atelier illisible ({path}) : {error}") from None
 
 
 async def run_job(
     job_id: int,
-    target: Target,
+    target: TargetIn,
     device: dict[str, Any],
     image: dict[str, Any],
     profile: profiles.Profile,
     options: Options,
+    worker: str,
 ) -> None:
+    """Run one claimed job to its end; its progress and result are written while `worker`
+    still holds it (a job taken back by another worker is left to it)."""
     progress = jobs.Progress(bytes_total=image["compressed_bytes"])
     tag = device["asset_tag"]
-    await jobs.save(job_id, progress, status=JobStatus.running, started_at=jobs.now())
+    await jobs.save(job_id, progress, worker)
     remote: Remote | None = None
 
     async def step(fn, *args):
@@ -193,7 +295,7 @@ async def run_job(
         task = asyncio.ensure_future(asyncio.to_thread(fn, *args))
         while not task.done():
             await asyncio.wait([task], timeout=0.5)
-            await jobs.save(job_id, progress)
+            await jobs.save(job_id, progress, worker)
         return task.result()
 
     try:
@@ -207,22 +309,23 @@ async def run_job(
                 open_socket=options.open_socket or OPEN_SOCKET,
             )
         )
-        remote = await step(Remote, transport)
+        session: Remote = await step(Remote, transport)
+        remote = session
         progress.enter("inventory")
-        raw = await step(remote.agent, "facts")
+        raw = await step(session.agent, "facts")
         await inventory_collect.store(device["id"], inventory_collect.summarise(raw))
         progress.enter("wipe")
         facts = await devices.device_facts(await devices.get_device(tag))
         if not facts.disks_sanitized:
             if target.disk:
-                to_wipe = [await step(remote.agent, "identify", target.disk)]
+                to_wipe = [await step(session.agent, "identify", target.disk)]
             else:
                 to_wipe = internal(raw["disks"])
             if not to_wipe:
                 raise StepFailed("aucun disque interne à effacer n'a été trouvé")
             try:
                 wiped = await remote_wipe.wipe_disks(
-                    remote, to_wipe, tag=tag, actor=options.actor, station=target.address,
+                    session, to_wipe, tag=tag, actor=options.actor, station=target.address,
                     step=step,
                 )  # fmt: skip
             except RuntimeError as error:
@@ -232,7 +335,7 @@ async def run_job(
         disk = target.disk or _choose(raw["disks"])
         progress.enter("transfer", disk)
         block_map = images.load_map(image)
-        await step(remote.put, f"{remote.workdir}/map.json", block_map.canonical())
+        await step(session.put, f"{session.workdir}/map.json", block_map.canonical())
 
         def on_sent(count: int) -> None:
             progress.sent(count)
@@ -240,10 +343,10 @@ async def run_job(
                 options.observer(job_id, progress)
 
         written = await step(
-            lambda: remote.agent(
+            lambda: session.agent(
                 "write",
                 disk,
-                f"{remote.workdir}/map.json",
+                f"{session.workdir}/map.json",
                 stdin=_chunks(images.data_path(image)),
                 pipe="zstd -q -d -c",
                 on_sent=on_sent,
@@ -257,7 +360,9 @@ async def run_job(
             )
         progress.enter("finish")
         spec = personalise.spec_for(tag, profile, image)
-        finished = await step(lambda: remote.agent("finish", disk, stdin=json.dumps(spec).encode()))
+        finished = await step(
+            lambda: session.agent("finish", disk, stdin=json.dumps(spec).encode())
+        )
         progress.enter("record")
         details = {
             "image": image["name"],
@@ -274,12 +379,9 @@ async def run_job(
         if (await devices.get_device(tag))["state"] == "wiped":
             await devices.apply_transition(tag, "image_verified", options.actor)
         progress.enter("done")
-        await jobs.save(job_id, progress, status=JobStatus.passed, finished_at=jobs.now())
+        await jobs.finish(job_id, progress, worker, JobStatus.passed)
     except (Exception, asyncio.CancelledError) as error:
-        reason = _reason(error)
-        await jobs.save(
-            job_id, progress, status=JobStatus.failed, reason=reason, finished_at=jobs.now()
-        )
+        await jobs.finish(job_id, progress, worker, JobStatus.failed, _reason(error))
         if not isinstance(error, Exception):
             raise
     finally:
@@ -288,8 +390,6 @@ async def run_job(
 
 
 def _choose(disks: list[dict[str, Any]]) -> str:
-    from provisioning.imaging.target_agent import choose_disk
-
     try:
         return choose_disk(disks)["path"]
     except ValueError as error:
@@ -297,6 +397,8 @@ def _choose(disks: list[dict[str, Any]]) -> str:
 
 
 def _reason(error: BaseException) -> str:
+    if isinstance(error, asyncio.CancelledError):
+        return "interrompu : le déploiement a été arrêté avant la fin"
     if isinstance(error, DomainError | StepFailed | RemoteError):
         return str(error)
     if isinstance(error, EOFError | ConnectionError | OSError | paramiko.SSHException):
@@ -305,15 +407,45 @@ def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def parse_target(text: str) -> Target:
+def parse_target(text: str) -> TargetIn:
     """`TAG@HOST[:PORT][=DISK]`, as typed on the command line or in the web form."""
     tag, sep, rest = text.strip().partition("@")
     address, _, disk = rest.partition("=")
     host, _, port = address.partition(":")
-    if not sep or not tag or not host or (port and not port.isdigit()):
-        raise Invalid(
-            f"Cible illisible « {text.strip()} » : attendu ÉTIQUETTE@ADRESSE[:PORT][=DISQUE]."
+    if not sep or not tag.strip() or not host or (port and not port.isdigit()):
+        raise FieldInvalid(
+            "targets",
+            f"Cible illisible « {text.strip()} » : attendu ÉTIQUETTE@ADRESSE[:PORT][=DISQUE].",
         )
     if disk and not disk.startswith("/dev/"):
-        raise Invalid(f"Disque illisible « {disk} » : attendu /dev/….")
-    return Target(host=host, tag=tag.strip(), port=int(port or 22), disk=disk)
+        raise FieldInvalid("targets", f"Disque illisible « {disk} » : attendu /dev/….")
+    values = {"tag": tag.strip(), "host": host, "port": port or "22", "disk": disk}
+    try:
+        return build(TargetIn, values, strict=False)
+    except FieldInvalid as error:
+        raise FieldInvalid("targets", f"Cible « {text.strip()} » : {error}") from None
+
+
+MAX_TARGET_TEXT = 20_000
+
+
+def deployment_from_text(image: str, profile: str, lines: str | list[str]) -> DeploymentIn:
+    """The deployment a form or the command line describes, targets written one per line as
+    `TAG@HOST[:PORT][=DISK]`, checked as the DeploymentIn the API takes."""
+    if isinstance(lines, str):
+        if len(lines) > MAX_TARGET_TEXT:
+            raise FieldInvalid("targets", "Donnez de 1 à 100 cibles, une par ligne.")
+        lines = lines.splitlines()
+    wanted = [line for line in lines if line.strip()]
+    if not wanted or len(wanted) > 100:
+        raise FieldInvalid("targets", "Donnez de 1 à 100 cibles, une par ligne.")
+    targets = [parse_target(line) for line in wanted]
+    return build(
+        DeploymentIn,
+        {
+            "image": image.strip(),
+            "profile": profile.strip(),
+            "targets": [msgspec.structs.asdict(t) for t in targets],
+        },
+        strict=False,
+    )

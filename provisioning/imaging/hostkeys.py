@@ -8,15 +8,49 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any, ClassVar
 
+import msgspec
 import paramiko
 
+from inventory.clock import now
 from inventory.errors import Invalid
 from provisioning.imaging.tables import HostKey
 
 ANY_HOST = "*"
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+
+
+class HostKeyIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A host's public key line as printed by the live system (`ssh-ed25519 AAAA…`)."""
+
+    host: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+    public_key: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+    port: Port = 22
+    label: Annotated[str, msgspec.Meta(max_length=120)] = ""
+    field_labels: ClassVar[dict[str, str]] = {
+        "host": "Adresse",
+        "public_key": "Clé publique",
+        "port": "Port SSH",
+        "label": "Libellé",
+    }
+
+
+class HostKeyOut(msgspec.Struct):
+    """A pinned host key as the API shows it."""
+
+    host: str
+    port: int
+    key_type: str
+    fingerprint: str
+    label: str
+    enrolled_at: datetime
+    enrolled_by: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> HostKeyOut:
+        return cls(**{f: row[f] for f in cls.__struct_fields__})
 
 
 class HostKeyRefused(paramiko.SSHException):
@@ -99,12 +133,24 @@ async def enrol(
             key_base64=key.get_base64(),
             fingerprint=fingerprint(key),
             label=label,
-            enrolled_at=datetime.now(UTC),
+            enrolled_at=now(),
             enrolled_by=actor,
         )
     )
-    return await HostKey.select().where(HostKey.host == host).first()
+    row = await HostKey.select().where(HostKey.host == host).first()
+    if row is None:  # deleted between the insert and this read
+        raise Invalid(f"La clé de {host} n'a pas été inscrite.")
+    return row
 
 
 async def list_pins() -> list[dict[str, Any]]:
     return await HostKey.select().order_by(HostKey.host)
+
+
+async def enrol_line(command: HostKeyIn, actor: str) -> HostKeyOut:
+    """Pin the public key line of `command` (`*` as host: the live system's key, any address)."""
+    key = parse_public_key(command.public_key)
+    row = await enrol(
+        command.host.strip(), key, port=command.port, label=command.label, actor=actor
+    )
+    return HostKeyOut.from_row(row)

@@ -6,12 +6,14 @@ import asyncio
 import hashlib
 import json
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import zstandard
 
+from inventory.clock import now
 from inventory.config import data_dir
 from inventory.errors import Conflict, Invalid, NotFound
 from provisioning.imaging.blockmap import BlockMap, scan
@@ -19,6 +21,23 @@ from provisioning.imaging.tables import Image
 
 WINDOW_LOG = 27
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+class ImageOut(msgspec.Struct):
+    """An image as the API lists it."""
+
+    name: str
+    version: str
+    size_bytes: int
+    mapped_bytes: int
+    compressed_bytes: int
+    range_count: int
+    map_sha256: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ImageOut:
+        return cls(**{f: row[f] for f in cls.__struct_fields__})
 
 
 def images_dir() -> Path:
@@ -56,7 +75,11 @@ def build(raw: Path, out_dir: Path, level: int = 9) -> tuple[BlockMap, int, str]
     compressor = zstandard.ZstdCompressor(compression_params=params)
     try:
         with open(tmp, "wb") as out, compressor.stream_writer(out, closefd=False) as writer:
-            block_map = scan(raw, lambda _offset, data: writer.write(data))
+
+            def write(_offset: int, data: bytes) -> None:
+                writer.write(data)
+
+            block_map = scan(raw, write)
         digest = hashlib.sha256()
         with open(tmp, "rb") as f:
             while chunk := f.read(4 * 1024 * 1024):
@@ -87,7 +110,7 @@ async def add_image(name: str, raw: Path, version: str = "1", actor: str = "") -
             range_count=len(block_map.ranges),
             map_sha256=block_map.sha256,
             data_sha256=data_sha,
-            created_at=datetime.now(UTC),
+            created_at=now(),
             created_by=actor,
         )
     )

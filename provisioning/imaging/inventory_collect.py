@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from inventory.db import write_transaction
+from inventory.errors import NotFound
 from inventory.tables import Device, Disk
 
 
@@ -94,6 +95,8 @@ async def store(device_id: int, summary: dict[str, Any]) -> None:
     """Merge the inventory into the device's facts; add the disks it did not know (by serial)."""
     async with write_transaction(Device):
         device = await Device.select().where(Device.id == device_id).first().output(load_json=True)
+        if device is None:
+            raise NotFound(f"Appareil {device_id} inconnu.")
         facts = dict(device["facts"] or {})
         facts["hardware"] = summary
         system = summary["system"]

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime
 from typing import Any
 
+from inventory.clock import now
+from inventory.config import settings
 from provisioning.imaging.profiles import Profile
 
 
 def support_contact() -> str:
     """`REEMPLOI_SUPPORT_CONTACT`: who the borrower calls (printed in /etc/reemploi/asset.json)."""
-    return os.environ.get("REEMPLOI_SUPPORT_CONTACT", "Atelier de réemploi")
+    return settings().support_contact
 
 
 def hostname_for(asset_tag: str) -> str:
@@ -34,6 +34,6 @@ def spec_for(asset_tag: str, profile: Profile, image: dict[str, Any]) -> dict[st
             "image": image["name"],
             "image_version": image["version"],
             "image_sha256": image["map_sha256"],
-            "installed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "installed_at": now().isoformat(timespec="seconds"),
         },
     }

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shlex
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from inventory.config import settings
 from provisioning import certificates, records, wipe
+from provisioning.imaging.transport import run
 from provisioning.records import Media, Outcome, Runner
 from provisioning.tables import MethodType, Status
 
@@ -68,11 +69,9 @@ async def wipe_disks(
     step: Step,
 ) -> list[dict[str, Any]]:
     """Clear each disk in turn; the passed records (certified), or an error naming the failure."""
-    from provisioning.imaging.transport import run
-
     await step(lambda: remote.put(f"{remote.workdir}/wipe.py", ENGINE.read_bytes()))
     runner = Runner(operator=actor, station=station)
-    base_url = os.environ.get("REEMPLOI_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    base_url = settings().base_url
     passed = []
     for disk in disks:
         media = Media(

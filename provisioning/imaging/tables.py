@@ -1,10 +1,20 @@
-"""Piccolo tables of imaging: images, pinned host keys, deployment jobs."""
+"""Piccolo tables of imaging: images, pinned host keys, deployment jobs and their events."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from piccolo.columns import JSON, BigInt, Float, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    JSON,
+    BigInt,
+    Float,
+    ForeignKey,
+    Integer,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -13,6 +23,8 @@ from inventory.tables import Device
 
 class Image(Table):
     """A raw disk image stored as zstd of its mapped ranges, with its block map."""
+
+    id: Serial
 
     name = Varchar(length=80, unique=True)
     version = Varchar(length=40, default="1")
@@ -28,6 +40,8 @@ class Image(Table):
 
 class HostKey(Table):
     """A pinned SSH host key: `host` is an address, or `*` for the live system's shared key."""
+
+    id: Serial
 
     host = Varchar(length=120, index=True)
     port = Integer(default=22)
@@ -47,7 +61,14 @@ class JobStatus(StrEnum):
 
 
 class DeploymentJob(Table):
-    """One deployment of one image to one PC booted into the live system."""
+    """One deployment of one image to one PC booted into the live system.
+
+    A worker (`reemploi worker`) claims a queued job by writing its name in `worker`, then
+    refreshes `heartbeat_at` every few seconds until the job ends; a running job whose heartbeat
+    is stale has lost its worker and is taken back (provisioning.imaging.worker).
+    """
+
+    id: Serial
 
     device = ForeignKey(references=Device, on_delete=OnDelete.restrict, null=True)
     asset_tag = Varchar(length=20, default="")
@@ -67,3 +88,17 @@ class DeploymentJob(Table):
     started_at = Timestamptz(null=True, default=None)
     finished_at = Timestamptz(null=True, default=None)
     actor = Varchar(length=120, default="")
+    worker = Varchar(length=120, default="", index=True)
+    heartbeat_at = Timestamptz(null=True, default=None)
+    attempts = Integer(default=0)
+
+
+class DeploymentEvent(Table):
+    """A deployment job's status change, written in the transaction that makes it."""
+
+    id: Serial
+    job = ForeignKey(references=DeploymentJob, on_delete=OnDelete.cascade, index=True)
+    at = Timestamptz()
+    status = Varchar(length=10, choices=JobStatus)
+    worker = Varchar(length=120, default="")
+    reason = Text(default="")

@@ -219,8 +219,10 @@ class PartitionDevice:
         first, sectors = partition_extent(directory, name)
         return (first, sectors) == (self.part["first"], self.size // SECTOR)
 
-    def node(self):
+    def node(self) -> str:
         """The node's path, after checking it still is this partition of this disk."""
+        if self.path is None:
+            raise RuntimeError("partition non ouverte")
         if self.loop:
             check_loop_node(self.path, self.disk, self.offset, self.size, self.sys_root)
         else:

@@ -85,7 +85,7 @@ def run(
             view = memoryview(chunk)
             while view:
                 try:
-                    sent = channel.send(view[:CHUNK])
+                    sent = channel.send(view[:CHUNK])  # type: ignore[arg-type]  # paramiko takes any buffer
                 except OSError:
                     if not transport.is_active():
                         raise

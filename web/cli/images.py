@@ -7,8 +7,21 @@ import sys
 from pathlib import Path
 
 import click
+import msgspec
 
+from inventory.commands import build
+from inventory.errors import DomainError, FieldInvalid
+from inventory.tags import TagError
+from provisioning.imaging import deploy, hostkeys, images
+from provisioning.imaging.catalogue import ImageAdd
+from provisioning.imaging.deploy import DeploymentIn, TargetIn, parse_target
+from provisioning.imaging.transport import fetch_host_key
 from web.cli.base import fail, main, run_async
+
+
+def _user() -> str:
+    """Who runs the command, for the audit trail (the login behind sudo)."""
+    return os.environ.get("SUDO_USER") or os.environ.get("USER") or "root"
 
 
 @main.group(help="Images système : ajout, liste, clés d'hôte du système live, déploiement.")
@@ -27,12 +40,13 @@ def image() -> None:
 )
 @click.option("--version", "version", default="1", show_default=True, help="Version de l'image.")
 def image_add(name: str, raw: Path, version: str) -> None:
-    from inventory.errors import DomainError
-    from provisioning.imaging import images
-
-    user = os.environ.get("SUDO_USER") or os.environ.get("USER") or "root"
     try:
-        row = run_async(images.add_image(name, raw, version=version, actor=f"cli:{user}"))
+        command = build(
+            ImageAdd, {"name": name, "file": raw.name, "version": version}, strict=False
+        )
+        row = run_async(
+            images.add_image(command.name, raw, version=command.version, actor=f"cli:{_user()}")
+        )
     except DomainError as error:
         fail(error)
     click.echo(
@@ -44,8 +58,6 @@ def image_add(name: str, raw: Path, version: str) -> None:
 
 @image.command("list", help="Lister les images : taille, taille utile, version, empreinte.")
 def image_list() -> None:
-    from provisioning.imaging import images
-
     for row in run_async(images.list_images()):
         click.echo(
             f"{row['name']}\t{row['version']}\t{row['size_bytes']}\t{row['mapped_bytes']}\t"
@@ -69,10 +81,6 @@ def image_list() -> None:
     help="Clé commune du système live (clé USB ou PXE de l'atelier), valable pour toute adresse.",
 )
 def image_enrol_host(host: str, port: int, fingerprint: str | None, all_hosts: bool) -> None:
-    from inventory.errors import DomainError
-    from provisioning.imaging import hostkeys
-    from provisioning.imaging.transport import fetch_host_key
-
     try:
         key = fetch_host_key(host, port)
     except OSError as error:
@@ -82,11 +90,10 @@ def image_enrol_host(host: str, port: int, fingerprint: str | None, all_hosts: b
         fail(ValueError(f"la machine présente {seen}, pas {fingerprint} : rien n'est inscrit."))
     if fingerprint is None and not click.confirm(f"Empreinte présentée : {seen}. L'inscrire ?"):
         sys.exit(1)
-    user = os.environ.get("SUDO_USER") or os.environ.get("USER") or "root"
     try:
         run_async(
             hostkeys.enrol(
-                hostkeys.ANY_HOST if all_hosts else host, key, port=port, actor=f"cli:{user}"
+                hostkeys.ANY_HOST if all_hosts else host, key, port=port, actor=f"cli:{_user()}"
             )
         )
     except DomainError as error:
@@ -94,13 +101,10 @@ def image_enrol_host(host: str, port: int, fingerprint: str | None, all_hosts: b
     click.echo(f"Clé inscrite : {seen}")
 
 
-def _parse_target(text: str):
-    from inventory.errors import Invalid
-    from provisioning.imaging.deploy import parse_target
-
+def _parse_target(text: str) -> TargetIn:
     try:
         return parse_target(text)
-    except Invalid as error:
+    except FieldInvalid as error:
         raise click.BadParameter(str(error)) from None
 
 
@@ -114,26 +118,30 @@ def _parse_target(text: str):
 @click.option(
     "--key",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Clé privée SSH de l'atelier (par défaut $REEMPLOI_SSH_KEY ou ~/.ssh/id_ed25519).",
+    help="Clé privée SSH de l'atelier (par défaut $REEMPLOI_SSH_KEY ou ssh/id_ed25519 dans le "
+    "dossier de données, comme le serveur).",
 )
 @click.argument("targets", nargs=-1, required=True)
 def image_deploy(image_name: str, profile: str, key: Path | None, targets: tuple[str, ...]) -> None:
-    import paramiko
-
-    from inventory.errors import DomainError
-    from inventory.tags import TagError
-    from provisioning.imaging import deploy
-
     parsed = [_parse_target(t) for t in targets]
-    key_path = key or Path(os.environ.get("REEMPLOI_SSH_KEY", "~/.ssh/id_ed25519")).expanduser()
     try:
-        pkey = paramiko.PKey.from_path(str(key_path))
-    except (OSError, paramiko.SSHException) as error:
+        command = build(
+            DeploymentIn,
+            {
+                "image": image_name,
+                "profile": profile,
+                "targets": [msgspec.structs.asdict(t) for t in parsed],
+            },
+            strict=False,
+        )
+        pkey = deploy.workshop_key(key)
+    except DomainError as error:
         fail(error)
-    user = os.environ.get("SUDO_USER") or os.environ.get("USER") or "root"
-    options = deploy.Options(pkey=pkey, actor=f"cli:{user}")
+    options = deploy.Options(pkey=pkey, actor=f"cli:{_user()}")
     try:
-        finished = run_async(deploy.deploy(image_name, profile, parsed, options))
+        finished = run_async(
+            deploy.deploy(command.image, command.profile, list(command.targets), options)
+        )
     except (DomainError, TagError) as error:
         fail(error)
     for job in finished:

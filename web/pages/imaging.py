@@ -7,25 +7,27 @@ the domain's (a malformed form, the workshop's SSH key missing); raw exception t
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.di import NamedDependency
+from litestar.params import URLEncodedBody
 from litestar.response import Redirect, Template
 
-from inventory.errors import DomainError, Invalid
+from inventory.errors import DomainError, FieldInvalid, Invalid
 from inventory.states import N_
 from inventory.tags import TagError
 from provisioning.imaging import catalogue, deploy, enrolment, hostkeys, jobs, profiles
+from provisioning.imaging.enrolment import HostKeyEnrol
 from web.accounts import Principal
-from web.api.imaging import DeploymentIn, TargetIn, start_deployment
+from web.forms import form_to
 from web.i18n import gettext as _
 from web.pages.wiping import duration_words, size_words, speed_words
 from web.roles import MANAGERS, WORKSHOP
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Form = URLEncodedBody[dict[str, Any]]
+Caller = NamedDependency[Principal]
 
 JOB_STATUS_WORDS = {
     "queued": N_("En attente"),
@@ -53,6 +55,22 @@ def reason_words(reason: str) -> str:
             "garde le détail. Relancez, et signalez-la si elle revient."
         )
     return text
+
+
+class JobWords(msgspec.Struct):
+    """A job in words, for the page's live refresh."""
+
+    id: int
+    status_text: str
+    phase_text: str
+    bytes_text: str
+    rate_text: str
+    eta_text: str
+    reason_text: str
+
+
+class JobsWords(msgspec.Struct):
+    jobs: list[JobWords]
 
 
 def job_words(job: dict[str, Any]) -> dict[str, Any]:
@@ -96,14 +114,9 @@ async def imaging_page() -> Template:
 
 
 @get("/imaging/jobs.json", opt={"roles": WORKSHOP}, include_in_schema=False)
-async def imaging_jobs() -> dict[str, Any]:
+async def imaging_jobs() -> JobsWords:
     """The recent deployments in words, for the page's live refresh (web/static/imaging.js)."""
-    return {"jobs": [job_words(j) for j in await jobs.recent(50)]}
-
-
-def _text(form: dict[str, Any], key: str, limit: int) -> str:
-    value = form.get(key, "")
-    return value.strip()[:limit] if isinstance(value, str) else ""
+    return JobsWords(jobs=[JobWords(**job_words(j)) for j in await jobs.recent(50)])
 
 
 def _refusal(error: Exception) -> str:
@@ -115,36 +128,13 @@ def _refusal(error: Exception) -> str:
 
 
 @post("/imaging/deploy", opt={"roles": WORKSHOP}, include_in_schema=False, status_code=303)
-async def start_from_page(data: Form, principal: Principal) -> Redirect | Template:
+async def start_from_page(data: Form, principal: Caller) -> Redirect | Template:
+    """Queue the deployment the form describes (the same command as the API's); a worker runs it."""
     field = "targets"
     try:
-        lines = [x for x in _text(data, "targets", 20000).splitlines() if x.strip()]
-        if not lines or len(lines) > 100:
-            raise Invalid(_("Donnez de 1 à 100 cibles, une par ligne."))
-        targets = [deploy.parse_target(line) for line in lines]
-        try:
-            request = msgspec.convert(
-                {
-                    "image": _text(data, "image", 80),
-                    "profile": _text(data, "profile", 40),
-                    "targets": [
-                        msgspec.to_builtins(
-                            TargetIn(tag=t.tag, host=t.host, port=t.port, disk=t.disk)
-                        )
-                        for t in targets
-                    ],
-                },
-                DeploymentIn,
-            )
-        except msgspec.ValidationError as invalid:
-            where = str(invalid)
-            field = "image" if "$.image" in where else "profile" if "$.profile" in where else field
-            raise Invalid(
-                _(
-                    "Choisissez une image et un profil, et des cibles "
-                    "ÉTIQUETTE@ADRESSE[:PORT][=DISQUE]."
-                )
-            ) from None
+        request = deploy.deployment_from_text(
+            str(data.get("image", "")), str(data.get("profile", "")), str(data.get("targets", ""))
+        )
         field = ""
         try:
             deploy.workshop_key()
@@ -156,7 +146,13 @@ async def start_from_page(data: Form, principal: Principal) -> Redirect | Templa
                     "dossier de données)."
                 )
             ) from None
-        await start_deployment(request, principal.actor)
+        await deploy.enqueue(request, principal.actor)
+    except FieldInvalid as error:
+        where = error.field.split(".")[0]
+        field = where if where in ("image", "profile", "targets") else "targets"
+        return Template(
+            "imaging.html", context=await _context(_refusal(error), data, field), status_code=422
+        )
     except (DomainError, TagError) as error:
         return Template(
             "imaging.html", context=await _context(_refusal(error), data, field), status_code=422
@@ -164,31 +160,11 @@ async def start_from_page(data: Form, principal: Principal) -> Redirect | Templa
     return Redirect("/imaging")
 
 
-def _port(form: dict[str, Any]) -> int:
-    text = _text(form, "port", 6) or "22"
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise Invalid(_("Le port SSH est un nombre de 1 à 65535."))
-    return int(text)
-
-
 @post("/imaging/host-keys", opt={"roles": MANAGERS}, include_in_schema=False, status_code=303)
-async def enrol_from_page(data: Form, principal: Principal) -> Redirect | Template:
+async def enrol_from_page(data: Form, principal: Caller) -> Redirect | Template:
     """Pin the key the machine offers, if its fingerprint is the one read on its screen."""
-    field = ""
     try:
-        field = "port"
-        port = _port(data)
-        field = "fingerprint"
-        fingerprint = enrolment.normalise(_text(data, "fingerprint", 200))
-        field = "host"
-        await enrolment.enrol_by_fingerprint(
-            _text(data, "host", 120),
-            fingerprint,
-            port=port,
-            all_hosts=data.get("all_hosts") == "on",
-            label=_text(data, "label", 120),
-            actor=principal.actor,
-        )
+        await enrolment.enrol_by_fingerprint(form_to(HostKeyEnrol, data), principal.actor)
     except enrolment.FingerprintMismatch as error:
         return Template(
             "imaging.html",
@@ -196,6 +172,7 @@ async def enrol_from_page(data: Form, principal: Principal) -> Redirect | Templa
             status_code=422,
         )
     except DomainError as error:
+        field = error.field if isinstance(error, FieldInvalid) else ""
         return Template(
             "imaging.html", context=await _context(_refusal(error), data, field), status_code=422
         )
