@@ -32,7 +32,7 @@ def code128_width(value: str) -> int:
     return len(code128_pattern(value)) + 2 * CODE128_QUIET
 
 
-def _runs(row: str | bytes, dark: str | int) -> list[tuple[int, int]]:
+def _runs(row: str | bytes | bytearray, dark: str | int) -> list[tuple[int, int]]:
     """(start, length) of each run of dark modules in a row."""
     runs = []
     start = None
@@ -71,7 +71,7 @@ def _qr(url: str) -> segno.QRCode:
 
 def qr_width(url: str) -> int:
     """Modules across the QR symbol of `url`, quiet zone included."""
-    return _qr(url).symbol_size(border=QR_BORDER)[0]
+    return int(_qr(url).symbol_size(border=QR_BORDER)[0])
 
 
 def qr_svg(url: str, size_mm: float) -> str:

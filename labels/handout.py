@@ -8,7 +8,7 @@ from typing import Any
 
 from labels import barcode
 from labels.layout import format_ram
-from labels.pdf import render_pdf
+from labels.pdf import render_pdf, render_pdf_async
 
 HANDOUT_MODULE_MM = 0.33
 HANDOUT_BAR_HEIGHT_MM = 12.0
@@ -110,3 +110,8 @@ def handout_context(data: HandoutData) -> dict[str, Any]:
 def handout_pdf(data: HandoutData) -> bytes:
     """The A4 handout sheet as PDF/A: borrowers keep it for years."""
     return render_pdf("handout.html", handout_context(data), pdfa=True)
+
+
+async def handout_pdf_async(data: HandoutData) -> bytes:
+    """`handout_pdf` laid out in a renderer process (pages and other async code)."""
+    return await render_pdf_async("handout.html", handout_context(data), pdfa=True)

@@ -134,7 +134,9 @@ def html_to_pdf(
             url_fetcher=LocalFetcher(roots),
             media_type="print",
         )
-        return document.write_pdf(**options)
+        content = document.write_pdf(**options)
+    assert content is not None  # no target given: weasyprint returns the bytes
+    return content
 
 
 def render_pdf(
@@ -154,6 +156,7 @@ def render_pdf(
     return html_to_pdf(html, pdfa=pdfa, search_path=search_path, assets=assets)
 
 
+RENDERER_NICENESS = 10
 _pool_lock = threading.Lock()
 _pool: dict[str, ProcessPoolExecutor] = {}
 
@@ -169,8 +172,40 @@ def _renderers() -> ProcessPoolExecutor:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["labels.pdf"])
             workers = max(1, min(4, os.cpu_count() or 1))
-            _pool["pool"] = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            _pool["pool"] = ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_follow_the_server
+            )
         return _pool["pool"]
+
+
+def _follow_the_server() -> None:
+    """In each renderer: yield the CPU to the server, and exit as soon as it is gone.
+
+    A server killed without its shutdown hook (SIGKILL, or uvicorn re-raising SIGTERM after its
+    own shutdown) would otherwise leave its renderers, and the fork server they keep alive,
+    waiting for work forever.
+    """
+    # Layout is background work: the server answering people keeps the CPU first.
+    os.nice(RENDERER_NICENESS)
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # returns when the server's end of the pipe closes: it died
+        os._exit(0)
+
+    threading.Thread(target=watch, name="renderer-watch", daemon=True).start()
+
+
+def _ready() -> bool:
+    return True
+
+
+async def warm_renderers() -> None:
+    """Start the renderer processes now (weasyprint loaded once in the fork server), so that
+    the first certificate after a start does not wait for them: a server's startup hook."""
+    await asyncio.get_running_loop().run_in_executor(_renderers(), _ready)
 
 
 def shutdown_renderers() -> None:
@@ -215,4 +250,3 @@ async def render_pdf_async(
     """
     html = render_html(template_name, context, search_path=search_path)
     return await html_to_pdf_async(html, pdfa=pdfa, search_path=search_path, assets=assets)
-

@@ -1,17 +1,21 @@
 """Label and handout services: read devices and sites, then render; CLI and pages call these.
 
-Rendering takes seconds of CPU, so it runs in a worker thread and never blocks the event loop.
+A print request is one command, `LabelRequest`: the page converts its form into it, the command
+line builds it from its options, both through `inventory.commands`, so both refuse the same
+values with the same sentence. Rendering takes seconds of CPU: it is laid out in a renderer
+process (`labels.pdf.render_pdf_async`), never on the event loop nor in one of its threads.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any, ClassVar
+
+import msgspec
 
 from inventory.devices import get_device
-from inventory.errors import Invalid, NotFound
+from inventory.errors import FieldInvalid, Invalid, NotFound
 from inventory.tables import Device, Donation, Site
 from inventory.tags import parse_tag
 from labels import handout, settings, sheets
@@ -19,6 +23,30 @@ from labels.layout import LabelItem
 from labels.stocks import get_stock
 
 _SEPARATORS = re.compile(r"[\s,;]+")
+DEFAULT_STOCK = "l7160"
+
+
+class LabelRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The command to print labels: a donation's, or the devices whose tags were typed or
+    scanned (separated by commas, spaces or new lines), on a stock, from a position on a sheet
+    already partly used."""
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "donation": "Numéro de don",
+        "tags": "Étiquettes",
+        "stock": "Support",
+        "start": "Position de départ",
+    }
+
+    # 0: no donation (a plain int, so that « abc » reads « un nombre entier est attendu »).
+    donation: Annotated[int, msgspec.Meta(ge=0)] = 0
+    tags: Annotated[str, msgspec.Meta(max_length=20000)] = ""
+    stock: Annotated[str, msgspec.Meta(min_length=1, max_length=40)] = DEFAULT_STOCK
+    start: Annotated[int, msgspec.Meta(ge=1, le=999)] = 1
+
+    def codes(self) -> list[str]:
+        """The tags named, checked (TagError names a malformed one)."""
+        return parse_tag_list(self.tags)
 
 
 def parse_tag_list(text: str) -> list[str]:
@@ -55,7 +83,9 @@ async def _items(devices: Sequence[dict[str, Any]], base_url: str) -> list[Label
     for device in devices:
         site_id = device["site"] or by_donation.get(device["donation"])
         if site_id not in configs:
-            configs[site_id] = settings.label_config(sites.get(site_id), base_url)
+            configs[site_id] = settings.label_config(
+                sites.get(site_id) if site_id else None, base_url
+            )
         items.append(
             LabelItem(
                 tag=device["asset_tag"],
@@ -84,9 +114,9 @@ async def items_for_tags(codes: Sequence[str], base_url: str) -> list[LabelItem]
     """The named devices, in the order given; unknown tags are all named in one message."""
     tags = [str(parse_tag(code)) for code in codes]
     if not tags:
-        raise Invalid("Donnez au moins une étiquette, ou un numéro de don.")
+        raise FieldInvalid("tags", "Donnez au moins une étiquette, ou un numéro de don.")
     if len(tags) > sheets.MAX_LABELS:
-        raise Invalid(f"Au plus {sheets.MAX_LABELS} étiquettes par document.")
+        raise FieldInvalid("tags", f"Au plus {sheets.MAX_LABELS} étiquettes par document.")
     rows = await Device.select().where(Device.asset_tag.is_in(sorted(set(tags))))
     found = {row["asset_tag"]: row for row in rows}
     missing = [tag for tag in tags if tag not in found]
@@ -105,14 +135,25 @@ async def labels_pdf(
 ) -> bytes:
     """One PDF of the labels of a donation or of a list of tags, from `start` on the sheet."""
     if (donation is None) == (not tags):
-        raise Invalid("Choisissez soit un don, soit une liste d'étiquettes.")
+        raise FieldInvalid("donation", "Choisissez soit un don, soit une liste d'étiquettes.")
     chosen = get_stock(stock)
     sheets.check_start(chosen, start)
     if donation is not None:
         items = await items_for_donation(donation, base_url)
     else:
         items = await items_for_tags(tags, base_url)
-    return await asyncio.to_thread(sheets.labels_pdf, items, chosen, start)
+    return await sheets.labels_pdf_async(items, chosen, start)
+
+
+async def print_labels(request: LabelRequest, base_url: str) -> bytes:
+    """The PDF a print request asks for (pages and the command line)."""
+    return await labels_pdf(
+        base_url=base_url,
+        stock=request.stock,
+        donation=request.donation or None,
+        tags=request.codes(),
+        start=request.start,
+    )
 
 
 async def handout_pdf(code: str) -> bytes:
@@ -136,4 +177,4 @@ async def handout_pdf(code: str) -> bytes:
         site_phone=(site or {}).get("phone", ""),
         config=settings.handout_config(site),
     )
-    return await asyncio.to_thread(handout.handout_pdf, data)
+    return await handout.handout_pdf_async(data)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inventory.errors import Invalid
+from inventory.errors import FieldInvalid, Invalid
 from labels import barcode
 from labels.layout import Box, LabelItem, LabelPlan, TextLine, plan_label
-from labels.pdf import render_pdf
+from labels.pdf import render_pdf, render_pdf_async
 from labels.stocks import Stock
 
 MAX_LABELS = 2000
@@ -30,12 +30,13 @@ def check_start(stock: Stock, start: int) -> None:
     """Refuse a start position the sheet does not have, with the sheet's size in the message."""
     if not 1 <= start <= stock.per_page:
         if stock.per_page == 1:
-            raise Invalid(
-                "Ce support imprime une étiquette par page : la position de départ est 1."
+            raise FieldInvalid(
+                "start", "Ce support imprime une étiquette par page : la position de départ est 1."
             )
-        raise Invalid(
+        raise FieldInvalid(
+            "start",
             f"Position de départ entre 1 et {stock.per_page} sur une planche {stock.key} "
-            f"({stock.columns} colonnes × {stock.rows} lignes, comptées ligne par ligne)."
+            f"({stock.columns} colonnes × {stock.rows} lignes, comptées ligne par ligne).",
         )
 
 
@@ -137,14 +138,23 @@ def _view(pages: list[list[PlacedLabel]], stock: Stock) -> dict[str, Any]:
     return {"pages": view_pages, "rules": rules, "stock": stock}
 
 
-def labels_pdf(items: Sequence[LabelItem], stock: Stock, start: int = 1) -> bytes:
-    """One PDF for the whole batch; weasyprint starts once, whatever the number of labels."""
+def _document(
+    items: Sequence[LabelItem], stock: Stock, start: int
+) -> tuple[dict[str, Any], list[Path]]:
+    """The template context of a batch and the folders of the logos it shows."""
     pages = place(items, stock, start)
     logos = {Path(i.config.logo).resolve().parent for i in items if i.config.logo}
     title = f"Étiquettes {items[0].tag}" + (f" à {items[-1].tag}" if len(items) > 1 else "")
-    return render_pdf(
-        "labels.html",
-        {**_view(pages, stock), "title": title},
-        pdfa=False,
-        assets=sorted(logos),
-    )
+    return {**_view(pages, stock), "title": title}, sorted(logos)
+
+
+def labels_pdf(items: Sequence[LabelItem], stock: Stock, start: int = 1) -> bytes:
+    """One PDF for the whole batch; weasyprint starts once, whatever the number of labels."""
+    context, assets = _document(items, stock, start)
+    return render_pdf("labels.html", context, pdfa=False, assets=assets)
+
+
+async def labels_pdf_async(items: Sequence[LabelItem], stock: Stock, start: int = 1) -> bytes:
+    """`labels_pdf` for async code: laid out in a renderer process, the event loop goes on."""
+    context, assets = _document(items, stock, start)
+    return await render_pdf_async("labels.html", context, pdfa=False, assets=assets)

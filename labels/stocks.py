@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from inventory.errors import Invalid
+from inventory.errors import FieldInvalid
 
 A4 = (210.0, 297.0)
 MM_PER_INCH = 25.4
@@ -134,9 +134,10 @@ CUSTOM_MAX = (210.0, 297.0)
 def custom_stock(width: float, height: float, *, dpi: int = 203) -> Stock:
     """A roll of one-up labels of any size, as thermal printers take; one label per page."""
     if not (CUSTOM_MIN[0] <= width <= CUSTOM_MAX[0] and CUSTOM_MIN[1] <= height <= CUSTOM_MAX[1]):
-        raise Invalid(
+        raise FieldInvalid(
+            "stock",
             f"Taille d'étiquette hors limites : de {CUSTOM_MIN[0]:g} × {CUSTOM_MIN[1]:g} mm "
-            f"à {CUSTOM_MAX[0]:g} × {CUSTOM_MAX[1]:g} mm."
+            f"à {CUSTOM_MAX[0]:g} × {CUSTOM_MAX[1]:g} mm.",
         )
     return Stock(
         key=f"custom:{width:g}x{height:g}",
@@ -160,8 +161,9 @@ def get_stock(key: str) -> Stock:
     if match := _CUSTOM.match(text):
         width, height = (float(g.replace(",", ".")) for g in match.groups())
         return custom_stock(width, height)
-    raise Invalid(
+    raise FieldInvalid(
+        "stock",
         f"Support d'étiquettes inconnu : « {key.strip()[:40]} ». Choisissez "
         + ", ".join(STOCKS)
-        + " ou custom:LARGEURxHAUTEUR (en mm, par exemple custom:57x32)."
+        + " ou custom:LARGEURxHAUTEUR (en mm, par exemple custom:57x32).",
     )

@@ -42,8 +42,10 @@ def _metrics(role: str) -> tuple[dict[int, int], int, int]:
     """Advance width per code point, the fallback width, and units per em."""
     font = TTFont(FONT_DIR / FONTS[role][2], lazy=True)
     hmtx = font["hmtx"].metrics
-    widths = {cp: hmtx[glyph][0] for cp, glyph in font.getBestCmap().items()}
-    return widths, hmtx[".notdef"][0], font["head"].unitsPerEm
+    cmap = font.getBestCmap() or {}
+    widths = {cp: hmtx[glyph][0] for cp, glyph in cmap.items()}
+    units: int = font["head"].unitsPerEm  # pyright: ignore[reportAttributeAccessIssue]
+    return widths, hmtx[".notdef"][0], units
 
 
 def text_width(text: str, role: str, size_pt: float) -> float:

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any
 
-from inventory import config
 from inventory.audit import Violation
 from provisioning import certificates
 from provisioning.tables import SanitizationRecord, Status
 
 BATCH = 2000
-
-
-def pdf_path(digest: str) -> Path:
-    return config.data_dir() / "documents" / f"{digest}.pdf"
+pdf_path = certificates.pdf_path  # where a certificate PDF is kept (one naming, one place)
 
 
 def _subject(record: dict[str, Any]) -> str:
@@ -48,8 +43,8 @@ def certificate_violations(record: dict[str, Any], key_present: bool) -> list[Vi
     digest = record["certificate_sha256"]
     if digest:
         try:
-            content = pdf_path(digest).read_bytes()
-        except OSError:
+            content = certificates.pdf_path(digest).read_bytes()
+        except (OSError, ValueError):
             sentence = f"{who} : son PDF enregistré est introuvable dans le dossier des documents."
             found.append(Violation("certificate_pdf", subject, sentence))
         else:
@@ -83,6 +78,6 @@ async def audit_certificates() -> tuple[list[Violation], set[str]]:
             return found, names
         for record in rows:
             if record["certificate_sha256"]:
-                names.add(f"{record['certificate_sha256']}.pdf")
+                names.add(record["certificate_sha256"] + certificates.PDF_SUFFIX)
             found += certificate_violations(record, key_present)
         last_id = rows[-1]["id"]

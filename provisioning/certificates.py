@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from inventory import config, datadir
+from labels.barcode import qr_svg
+from labels.pdf import render_pdf, render_pdf_async
 
 TEMPLATES = Path(__file__).parent / "templates"
 PAYLOAD_VERSION = 1
@@ -39,7 +41,7 @@ METHOD_LABELS = {"overwrite": "Écrasement (overwrite)"}
 
 
 def method_text(record: dict[str, Any]) -> str:
-    return METHOD_LABELS.get(record["method"], record["method"])
+    return METHOD_LABELS.get(record["method"], str(record["method"]))
 
 
 def new_certificate_id() -> str:
@@ -220,7 +222,7 @@ def public_fields(record: dict[str, Any]) -> list[tuple[str, str]]:
         ("Début", _when(record["started_at"]) or "—"),
         ("Fin", _when(record["finished_at"]) or "—"),
         ("Atelier", record["site"] or "—"),
-        ("Destination", DESTINATION_LABELS.get(record["destination"], record["destination"])),
+        ("Destination", DESTINATION_LABELS.get(record["destination"], str(record["destination"]))),
         *purge_evidence_fields(record),
     ]
 
@@ -257,33 +259,21 @@ def verification_text(record: dict[str, Any]) -> str:
     return f"{label} : {result} ({record['verified_bytes']:,} octets relus)".replace(",", " ")
 
 
-def _qr(url: str) -> str:
-    from labels.barcode import qr_svg
-
-    return qr_svg(url, 30)
-
-
-def disk_certificate_pdf(record: dict[str, Any], verify_url: str) -> bytes:
-    """The PDF/A certificate of one disk, with the QR code of its public verification page."""
-    from labels.pdf import render_pdf
-
-    context = {
+def _disk_context(record: dict[str, Any], verify_url: str) -> dict[str, Any]:
+    """What the disk certificate shows: only fields of the stored (signed) record."""
+    return {
         "record": record,
         "fields": certificate_fields(record),
         "verify_url": verify_url,
-        "qr": _qr(verify_url),
+        "qr": qr_svg(verify_url, 30),
         "method_type": METHOD_TYPE_LABELS.get(record["method_type"], "?"),
     }
-    return render_pdf("certificate_disk.html", context, pdfa=True, search_path=[TEMPLATES])
 
 
-def donation_certificate_pdf(
+def _donation_context(
     donation: dict[str, Any], records: list[dict[str, Any]], base_url: str
-) -> bytes:
-    """One PDF/A for a whole donation: each disk, its method and its certificate number."""
-    from labels.pdf import render_pdf
-
-    context = {
+) -> dict[str, Any]:
+    return {
         "donation": donation,
         "records": records,
         "base_url": base_url.rstrip("/"),
@@ -292,7 +282,40 @@ def donation_certificate_pdf(
         "human_size": human_size,
         "when": _when,
     }
+
+
+def disk_certificate_pdf(record: dict[str, Any], verify_url: str) -> bytes:
+    """The PDF/A certificate of one disk, with the QR code of its public verification page
+    (synchronous: command-line tools; async code uses `disk_certificate_pdf_async`)."""
+    context = _disk_context(record, verify_url)
+    return render_pdf("certificate_disk.html", context, pdfa=True, search_path=[TEMPLATES])
+
+
+async def disk_certificate_pdf_async(record: dict[str, Any], verify_url: str) -> bytes:
+    """`disk_certificate_pdf` laid out in a renderer process: the event loop goes on."""
+    context = _disk_context(record, verify_url)
+    return await render_pdf_async(
+        "certificate_disk.html", context, pdfa=True, search_path=[TEMPLATES]
+    )
+
+
+def donation_certificate_pdf(
+    donation: dict[str, Any], records: list[dict[str, Any]], base_url: str
+) -> bytes:
+    """One PDF/A for a whole donation: each disk, its method and its certificate number
+    (synchronous: command-line tools; async code uses `donation_certificate_pdf_async`)."""
+    context = _donation_context(donation, records, base_url)
     return render_pdf("certificate_donation.html", context, pdfa=True, search_path=[TEMPLATES])
+
+
+async def donation_certificate_pdf_async(
+    donation: dict[str, Any], records: list[dict[str, Any]], base_url: str
+) -> bytes:
+    """`donation_certificate_pdf` laid out in a renderer process."""
+    context = _donation_context(donation, records, base_url)
+    return await render_pdf_async(
+        "certificate_donation.html", context, pdfa=True, search_path=[TEMPLATES]
+    )
 
 
 def certificate_fields(record: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -337,23 +360,45 @@ def certificate_fields(record: dict[str, Any]) -> list[tuple[str, list[tuple[str
     ]
 
 
+# Certificate PDFs live in the data folder's `documents/`, named `<sha256>.pdf`: the one
+# naming of this store (the self-audit, the verification page and backups rely on it).
+PDF_SUFFIX = ".pdf"
+
+
+def pdf_path(digest: str) -> Path:
+    """Where the certificate PDF with this SHA-256 is kept."""
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"Empreinte SHA-256 invalide : {digest[:80]!r}")
+    return config.data_dir() / "documents" / f"{digest}{PDF_SUFFIX}"
+
+
 def store_pdf(content: bytes) -> tuple[str, Path]:
     """Keep a document under the data folder, named by its SHA-256 (DESIGN 3)."""
     digest = hashlib.sha256(content).hexdigest()
-    path = config.data_dir() / "documents" / f"{digest}.pdf"
+    path = pdf_path(digest)
     if not path.exists():
         datadir.write_private(path, content)
     return digest, path
+
+
+def discard_pdf(digest: str) -> None:
+    """Remove a PDF just stored that no record names (it lost a race to be issued)."""
+    pdf_path(digest).unlink(missing_ok=True)
+
+
+def _stored(digest: str) -> bytes | None:
+    try:
+        return pdf_path(digest).read_bytes()
+    except (OSError, ValueError):
+        return None
 
 
 def pdf_state(digest: str) -> str:
     """The stored certificate PDF: `not_issued`, `missing`, `altered` or `intact`."""
     if not digest:
         return "not_issued"
-    path = config.data_dir() / "documents" / f"{digest}.pdf"
-    try:
-        content = path.read_bytes()
-    except OSError:
+    content = _stored(digest)
+    if content is None:
         return "missing"
     return "intact" if hashlib.sha256(content).hexdigest() == digest else "altered"
 
@@ -379,9 +424,7 @@ def stored_pdf(digest: str) -> bytes | None:
     """A document kept by `store_pdf`, if it is there and still matches its name."""
     if not digest:
         return None
-    path = config.data_dir() / "documents" / f"{digest}.pdf"
-    try:
-        content = path.read_bytes()
-    except OSError:
+    content = _stored(digest)
+    if content is None:
         return None
     return content if hashlib.sha256(content).hexdigest() == digest else None

@@ -9,8 +9,9 @@ the sentence that says why a claimed pass cannot be certified, or None.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 SAMPLE_FRACTION = 0.10  # DESIGN 5: a sample reads back at least 10 % of the device
 MARKER_SIZE = 4096  # bytes per purge marker, as the engine writes them (wipe.MARKER_SIZE)
@@ -20,47 +21,51 @@ PURGE_VERIFICATION = "markers"
 COMPLETED_STATES = {"completed", "completed_no_deallocate"}
 
 
-@dataclass(frozen=True)
-class MarkerCheck:
+Count = Annotated[int, msgspec.Meta(ge=0)]
+Line = Annotated[str, msgspec.Meta(max_length=500)]
+
+
+class MarkerCheck(msgspec.Struct, forbid_unknown_fields=True):
     """Markers written before the purge and read after it: none may have survived."""
 
-    markers: int
-    survivors: int
+    markers: Count
+    survivors: Count
     passed: bool
-    zeros: int = 0
-    ones: int = 0
-    other: int = 0
-    digest: str = ""
+    zeros: Count = 0
+    ones: Count = 0
+    other: Count = 0
+    digest: Annotated[str, msgspec.Meta(max_length=64)] = ""
 
 
-@dataclass(frozen=True)
-class PurgeEvidence:
-    """What proves a firmware purge ran and completed; kept in the record's notes."""
+class PurgeEvidence(msgspec.Struct, forbid_unknown_fields=True):
+    """What proves a firmware purge ran and completed; kept in the record's notes.
 
-    commands: list[str]  # each command line as run, e.g. "nvme sanitize /dev/nvme0 --sanact=2"
-    completion: str  # the drive's own status at the end: "completed", "failed", "in_progress"…
-    completion_source: str  # where that status was read: "nvme sanitize-log", "exit status 0"…
+    Part of the finish command (`records.Outcome`): the API decodes it, the engine builds it.
+    """
+
+    # Each command line as run, e.g. "nvme sanitize /dev/nvme0 --sanact=2".
+    commands: Annotated[list[Line], msgspec.Meta(max_length=8)]
+    # The drive's own status at the end: "completed", "failed", "in_progress"…
+    completion: Annotated[str, msgspec.Meta(max_length=40)]
+    # Where that status was read: "nvme sanitize-log", "exit status 0"…
+    completion_source: Annotated[str, msgspec.Meta(max_length=120)]
     markers: MarkerCheck
-    completion_detail: str = ""  # the drive's answer, as printed by the tool (trimmed)
-    warnings: list[str] = field(default_factory=list)
+    # The drive's answer, as printed by the tool (trimmed).
+    completion_detail: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    warnings: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=2000)]], msgspec.Meta(max_length=8)
+    ] = []
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PurgeEvidence:
-        """From JSON (notes, API): unknown keys ignored, missing ones raise KeyError/TypeError."""
-        return cls(
-            commands=[str(c) for c in data["commands"]],
-            completion=str(data["completion"]),
-            completion_source=str(data["completion_source"]),
-            markers=MarkerCheck(
-                **{
-                    k: data["markers"][k]
-                    for k in ("markers", "survivors", "passed", "zeros", "ones", "other", "digest")
-                    if k in data["markers"]
-                }
-            ),
-            completion_detail=str(data.get("completion_detail", "")),
-            warnings=[str(w) for w in data.get("warnings", [])],
-        )
+        """From JSON kept in notes: unknown keys ignored, missing or bad ones raise
+        msgspec.ValidationError."""
+        known = {f for f in cls.__struct_fields__}
+        marker_fields = set(MarkerCheck.__struct_fields__)
+        fields = {k: v for k, v in data.items() if k in known}
+        if isinstance(fields.get("markers"), dict):
+            fields["markers"] = {k: v for k, v in fields["markers"].items() if k in marker_fields}
+        return msgspec.convert(fields, cls)
 
 
 def _octets(count: int) -> str:

@@ -15,13 +15,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Protocol
 
-from provisioning import purge, records, wipe
+import msgspec
+
+from inventory.errors import Invalid
+from provisioning import discovery, purge, records, wipe
 from provisioning.consistency import MarkerCheck, PurgeEvidence
 from provisioning.discovery import DiskIdentity, nvme_controller
 from provisioning.records import Media, Outcome, Runner
-from provisioning.tables import MethodType, Status
+from provisioning.tables import MethodType, Status, VerifyMode
 
 HEARTBEAT_SECONDS = 5.0
 TICK_SECONDS = 1.0
@@ -32,6 +36,24 @@ SCHEME_DETAILS = {
         "complément (mémoire flash USB)"
     ),
 }
+
+
+class WipeOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The command of one wipe on this machine (`reemploi wipe`): which method, how it is read
+    back, the device the disk belongs to. The command line builds it (`inventory.commands.build`),
+    so a bad value is refused with the same sentence as the API's."""
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "method": "Méthode",
+        "verify": "Relecture",
+        "tag": "Étiquette",
+        "allow_loop": "Périphérique loop",
+    }
+
+    method: MethodType = MethodType.clear
+    verify: VerifyMode = VerifyMode.full
+    tag: Annotated[str, msgspec.Meta(min_length=1, max_length=300)] | None = None
+    allow_loop: bool = False
 
 
 class Reporter(Protocol):
@@ -203,20 +225,21 @@ def purge_disk(identity: DiskIdentity, live: LiveProgress, stop: threading.Event
         base.reason = str(error)
         return base
     # The evidence the server needs before it signs a Purge (consistency.refusal).
+    check = msgspec.convert(report, MarkerCheck)
     base.evidence = PurgeEvidence(
         commands=[" ".join(command) for command in plan.commands],
         completion=completion.state,
         completion_source=completion.source,
         completion_detail=completion.detail,
-        markers=MarkerCheck(**report),
+        markers=check,
         warnings=list(plan.warnings),
     )
-    base.verified_bytes = int(report["markers"]) * wipe.MARKER_SIZE
+    base.verified_bytes = check.markers * wipe.MARKER_SIZE
     base.bytes_written = identity.size_bytes
-    if not report["passed"]:
+    if not check.passed:
         base.verification_result = "failed"
         base.reason = (
-            f"{report['survivors']} marqueurs sur {report['markers']} ont survécu à la purge : "
+            f"{check.survivors} marqueurs sur {check.markers} ont survécu à la purge : "
             "le disque n'a pas effacé ses données. Aucun certificat."
         )
         return base
@@ -314,11 +337,8 @@ def describe(live: LiveProgress) -> str:
 async def wipe_here(
     path: str,
     runner: Runner,
+    options: WipeOptions,
     *,
-    method: str,
-    verify: str,
-    tag: str | None,
-    allow_loop: bool,
     base_url: str,
     on_tick: Callable[[LiveProgress], None] | None = None,
 ) -> tuple[dict[str, Any], bytes | None]:
@@ -327,13 +347,8 @@ async def wipe_here(
     SIGTERM and SIGINT stop the engine cleanly (an interrupted record); SIGKILL cannot be caught,
     and the record it leaves running is settled as interrupted by the next look at it.
     """
-    from pathlib import Path
-
-    from inventory.errors import Invalid
-    from provisioning import discovery
-
     identity = discovery.identify(path)
-    refused = discovery.refusal(identity.name, Path("/") if allow_loop else None)
+    refused = discovery.refusal(identity.name, Path("/") if options.allow_loop else None)
     if refused:
         raise Invalid(refused)
     stop = threading.Event()
@@ -342,8 +357,8 @@ async def wipe_here(
         loop.add_signal_handler(signum, stop.set)
     try:
         record = await run_wipe(
-            identity, LocalReporter(runner), method=method, verify=verify, tag=tag,
-            stop=stop, on_tick=on_tick,
+            identity, LocalReporter(runner), method=options.method, verify=options.verify,
+            tag=options.tag, stop=stop, on_tick=on_tick,
         )  # fmt: skip
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, ClassVar
+
+import msgspec
 
 from inventory import devices
+from inventory.clock import now  # the one clock; `records.now` stays importable for others
+from inventory.commands import checked
 from inventory.db import write_transaction
 from inventory.errors import Conflict, Invalid, NotFound
 from inventory.states import DeviceState
@@ -30,9 +34,38 @@ WIPEABLE_STATES = {DeviceState.received, DeviceState.to_wipe, DeviceState.wiped}
 STARTED = "sanitization_started"
 CERTIFICATE_ISSUED = "certificate_issued"
 
+Short = Annotated[str, msgspec.Meta(max_length=120)]
+Text = Annotated[str, msgspec.Meta(max_length=2000)]
+Count = Annotated[int, msgspec.Meta(ge=0)]
+Verification = Annotated[str, msgspec.Meta(max_length=40)]
 
-def now() -> datetime:
-    return datetime.now(UTC)
+FIELD_LABELS = {
+    "model": "Modèle",
+    "serial": "Numéro de série",
+    "size_bytes": "Capacité",
+    "manufacturer": "Fabricant",
+    "media_type": "Type de support",
+    "transport": "Interface",
+    "rotational": "Disque rotatif",
+    "hidden_areas": "Zones cachées",
+    "method_type": "Type de méthode",
+    "verification_method": "Vérification",
+    "station": "Poste d'effacement",
+    "host": "Machine",
+    "pid": "Processus",
+    "pid_start": "Début du processus",
+    "tag": "Étiquette",
+    "progress_bytes": "Progression",
+    "status": "Résultat",
+    "reason": "Raison",
+    "method": "Méthode",
+    "method_details": "Détails de la méthode",
+    "tool": "Outil",
+    "verification_result": "Résultat de la vérification",
+    "verified_bytes": "Octets relus",
+    "bytes_written": "Octets écrits",
+    "evidence": "Preuve de purge",
+}
 
 
 def process_start(pid: int) -> int:
@@ -44,18 +77,19 @@ def process_start(pid: int) -> int:
         return 0
 
 
-@dataclass
-class Media:
+class Media(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A disk's identity as reported by discovery (here or on a station)."""
 
-    model: str
-    serial: str
-    size_bytes: int
-    manufacturer: str = ""
-    media_type: str = ""
-    transport: str = "other"
+    field_labels: ClassVar[dict[str, str]] = FIELD_LABELS
+
+    model: Short
+    serial: Short
+    size_bytes: Count
+    manufacturer: Short = ""
+    media_type: Annotated[str, msgspec.Meta(max_length=40)] = ""
+    transport: Annotated[str, msgspec.Meta(max_length=10)] = "other"
     rotational: bool = False
-    hidden_areas: str = ""
+    hidden_areas: Annotated[str, msgspec.Meta(max_length=200)] = ""
 
 
 @dataclass
@@ -73,23 +107,143 @@ class Runner:
             self.pid_start = process_start(self.pid)
 
 
-@dataclass
-class Outcome:
-    """How a wipe ended; `status` passed only when the method ran and its verification held."""
+class RecordStart(Media, forbid_unknown_fields=True, kw_only=True):
+    """The command that opens a record: the disk as the station identified it, the method
+    about to run, the process that runs it, and the device's tag if known.
+
+    The API decodes it (`POST /api/v1/sanitization/records`), a station and `reemploi wipe`
+    build it from the disk they found (`opening`)."""
+
+    method_type: MethodType
+    verification_method: Verification
+    station: Short
+    host: Short
+    pid: Count
+    pid_start: Count
+    tag: Annotated[str, msgspec.Meta(max_length=300)] | None = None
+
+    @classmethod
+    def opening(
+        cls,
+        media: Media,
+        runner: Runner,
+        *,
+        method_type: MethodType,
+        verification_method: str,
+        tag: str | None = None,
+    ) -> RecordStart:
+        return cls(
+            **{name: getattr(media, name) for name in Media.__struct_fields__},
+            method_type=method_type,
+            verification_method=verification_method,
+            station=runner.station,
+            host=runner.host,
+            pid=runner.pid,
+            pid_start=runner.pid_start,
+            tag=tag,
+        )
+
+    def media(self) -> Media:
+        return Media(**{name: getattr(self, name) for name in Media.__struct_fields__})
+
+    def runner(self, operator: str) -> Runner:
+        return Runner(
+            operator=operator,
+            station=self.station,
+            host=self.host,
+            pid=self.pid,
+            pid_start=self.pid_start,
+        )
+
+
+class Heartbeat(msgspec.Struct, forbid_unknown_fields=True):
+    """The command of a wipe still running: how far it got."""
+
+    field_labels: ClassVar[dict[str, str]] = FIELD_LABELS
+
+    progress_bytes: Count = 0
+
+
+class HeartbeatOut(msgspec.Struct):
+    ok: bool = True
+
+
+class Outcome(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The command that closes a record: how the wipe ended, as the engine measured it.
+
+    `status` is passed only when the method ran and its verification held; a passed Purge
+    carries its `evidence`. The API decodes it (`…/finish`), the engines build it.
+    """
+
+    field_labels: ClassVar[dict[str, str]] = FIELD_LABELS
 
     status: Status
-    reason: str = ""
+    reason: Text = ""
     method_type: MethodType = MethodType.clear
-    method: str = ""
-    method_details: str = ""
-    tool: str = ""
-    verification_method: str = ""
-    verification_result: str = ""
-    verified_bytes: int = 0
-    bytes_written: int = 0
-    hidden_areas: str | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
+    method: Annotated[str, msgspec.Meta(max_length=60)] = ""
+    method_details: Text = ""
+    tool: Short = ""
+    verification_method: Verification = ""
+    verification_result: Annotated[str, msgspec.Meta(max_length=12)] = ""
+    verified_bytes: Count = 0
+    bytes_written: Count = 0
+    hidden_areas: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    notes: dict[str, Any] = {}
     evidence: PurgeEvidence | None = None  # required for a passed Purge
+
+
+class RecordOut(msgspec.Struct):
+    """A sanitization record as the API shows it, with its certificate number and page."""
+
+    id: int
+    disk_id: int
+    device_id: int | None
+    asset_tag: str
+    status: str
+    reason: str
+    method_type: str
+    method: str
+    media_model: str
+    media_serial: str
+    size_bytes: int
+    bytes_written: int
+    verification_method: str
+    verification_result: str
+    verified_bytes: int
+    started_at: datetime
+    finished_at: datetime | None
+    certificate_id: str | None
+    verify_url: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], base_url: str) -> RecordOut:
+        certificate = row["certificate_id"]
+        return cls(
+            id=row["id"],
+            disk_id=row["disk"],
+            device_id=row["device"],
+            asset_tag=row["asset_tag"],
+            status=row["status"],
+            reason=row["reason"],
+            method_type=row["method_type"],
+            method=row["method"],
+            media_model=row["media_model"],
+            media_serial=row["media_serial"],
+            size_bytes=row["size_bytes"],
+            bytes_written=row["bytes_written"],
+            verification_method=row["verification_method"],
+            verification_result=row["verification_result"],
+            verified_bytes=row["verified_bytes"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            certificate_id=certificate,
+            verify_url=verify_url(base_url, certificate) if certificate else None,
+        )
+
+
+def verify_url(base_url: str, certificate_id: str) -> str:
+    """The public verification page of a certificate (printed as a QR code on its PDF)."""
+    return f"{base_url.rstrip('/')}/verify/{certificate_id}"
 
 
 class ResultRefused(Invalid):
@@ -148,6 +302,8 @@ async def _context(device_id: int | None) -> dict[str, Any]:
             "site": "",
         }
     device = await Device.select().where(Device.id == device_id).first()
+    if device is None:
+        raise NotFound(f"Appareil {device_id} inconnu.")
     donation = None
     if device["donation"] is not None:
         donation = await Donation.select().where(Donation.id == device["donation"]).first()
@@ -174,7 +330,22 @@ async def start(
     verification_method: str,
     tag: str | None = None,
 ) -> dict[str, Any]:
+    """Open a running record for a disk found by code here (`reemploi wipe`, remote wipes):
+    the command is built from what was found and checked like one the API decodes."""
+    command = RecordStart.opening(
+        media, runner, method_type=method_type, verification_method=verification_method, tag=tag
+    )
+    return await open_record(checked(command), runner.operator)
+
+
+async def open_record(command: RecordStart, operator: str) -> dict[str, Any]:
     """Open a running record for a disk (linking it to the tagged device), with its event."""
+    media, runner = command.media(), command.runner(operator)
+    method_type, verification_method, tag = (
+        command.method_type,
+        command.verification_method,
+        command.tag,
+    )
     await settle_abandoned()
     async with write_transaction(SanitizationRecord):
         device = await devices.get_device(tag) if tag else None
@@ -197,6 +368,8 @@ async def start(
                 f"Un effacement de ce disque est déjà en cours sur {busy['station']} "
                 f"(relevé {busy['id']})."
             )
+        if disk is None:  # read back in the same transaction that found or created it
+            raise NotFound(f"Disque {disk_id} inconnu.")
         context = await _context(disk["device"])
         started = now()
         rows = await SanitizationRecord.insert(
@@ -300,7 +473,7 @@ async def finish(record_id: int, outcome: Outcome, actor: str) -> dict[str, Any]
             )
         notes = dict(outcome.notes)
         if outcome.evidence is not None:
-            notes["purge_evidence"] = asdict(outcome.evidence)
+            notes["purge_evidence"] = msgspec.to_builtins(outcome.evidence)
         if outcome.status == Status.passed:
             refused = await _refusal(record, outcome)
         if refused is not None:
@@ -310,7 +483,7 @@ async def finish(record_id: int, outcome: Outcome, actor: str) -> dict[str, Any]
                 "verification_result": outcome.verification_result,
                 "reason": outcome.reason,
             }
-            outcome = replace(
+            outcome = msgspec.structs.replace(
                 outcome, status=Status.failed, reason=refused, verification_result="refused"
             )
         values: dict[Any, Any] = {
@@ -362,7 +535,7 @@ async def finish(record_id: int, outcome: Outcome, actor: str) -> dict[str, Any]
 async def _advance_device(device_id: int, actor: str) -> None:
     """`to_wipe` → `wiped` once every disk of the device has a pass (the guard decides)."""
     device = await Device.select().where(Device.id == device_id).first()
-    if device["state"] != DeviceState.to_wipe:
+    if device is None or device["state"] != DeviceState.to_wipe:
         return
     facts = await devices.device_facts(device)
     if facts.disks_sanitized:
@@ -412,6 +585,11 @@ async def settle_abandoned() -> int:
 async def issue_pdf(record_id: int, base_url: str, actor: str) -> tuple[dict[str, Any], bytes]:
     """The certificate PDF of a passed record, stored by SHA-256, with its event.
 
+    The record was signed when it closed (`finish`); the PDF is laid out from that stored
+    record, only while its signature still verifies, so it says nothing the signed record does
+    not. Laid out in a renderer process, outside any transaction; the short transaction after
+    it only names the file (the first of two concurrent issuers wins, the other gets its PDF).
+
     Rendered once: a PDF already issued whose file is gone or altered is never re-rendered
     silently (CertificateAltered says so); restoring the file from a backup is the fix.
     """
@@ -419,18 +597,20 @@ async def issue_pdf(record_id: int, base_url: str, actor: str) -> tuple[dict[str
     if record["status"] != Status.passed or not record["certificate_id"]:
         raise Conflict("Pas de certificat : cet effacement n'a pas réussi.")
     if record["certificate_sha256"]:
-        stored = certificates.stored_pdf(record["certificate_sha256"])
-        if stored is None:
-            raise CertificateAltered(
-                certificates.pdf_state_message(record["certificate_sha256"])
-                + " Il n'est pas refait : restaurez-le depuis une sauvegarde."
-            )
-        return record, stored  # issued once: the same document every time
-    url = f"{base_url.rstrip('/')}/verify/{record['certificate_id']}"
-    content = certificates.disk_certificate_pdf(record, url)
+        return record, _issued(record["certificate_sha256"])  # the same document every time
+    verdict = certificates.verify(record)
+    if not verdict.valid:
+        raise Conflict(f"{verdict.message} Aucun PDF n'est émis pour ce relevé.")
+    content = await certificates.disk_certificate_pdf_async(
+        record, verify_url(base_url, record["certificate_id"])
+    )
     digest, _ = certificates.store_pdf(content)
-    if record["certificate_sha256"] != digest:
-        async with write_transaction(SanitizationRecord):
+    async with write_transaction(SanitizationRecord):
+        current = await get(record_id)
+        if current["certificate_sha256"]:
+            issued = current["certificate_sha256"]  # another request issued it meanwhile
+        else:
+            issued = digest
             await SanitizationRecord.update({SanitizationRecord.certificate_sha256: digest}).where(
                 SanitizationRecord.id == record_id
             )
@@ -443,7 +623,21 @@ async def issue_pdf(record_id: int, base_url: str, actor: str) -> tuple[dict[str
             await devices.write_event(
                 disk["device"] if disk else None, actor, CERTIFICATE_ISSUED, None, None, payload
             )
+    if issued != digest:
+        certificates.discard_pdf(digest)  # ours lost the race: no file left unnamed
+        return await get(record_id), _issued(issued)
     return await get(record_id), content
+
+
+def _issued(digest: str) -> bytes:
+    """The stored PDF of an issued certificate, or CertificateAltered."""
+    stored = certificates.stored_pdf(digest)
+    if stored is None:
+        raise CertificateAltered(
+            certificates.pdf_state_message(digest)
+            + " Il n'est pas refait : restaurez-le depuis une sauvegarde."
+        )
+    return stored
 
 
 async def donation_records(donation_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -473,3 +667,64 @@ async def records_for_disk(disk_id: int) -> list[dict[str, Any]]:
         .where(SanitizationRecord.disk == disk_id)
         .order_by(SanitizationRecord.id)
     )
+
+
+async def running() -> list[dict[str, Any]]:
+    """The wipes in progress, oldest first."""
+    return (
+        await SanitizationRecord.select()
+        .where(SanitizationRecord.status == Status.running)
+        .order_by(SanitizationRecord.started_at)
+    )
+
+
+async def finished(limit: int) -> list[dict[str, Any]]:
+    """The latest closed records, newest first."""
+    return (
+        await SanitizationRecord.select()
+        .where(SanitizationRecord.status != Status.running)
+        .order_by(SanitizationRecord.id, ascending=False)
+        .limit(limit)
+    )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def stations() -> list[dict[str, Any]]:
+    """The bench stations the records name: where they are, when last heard, what they did."""
+    rows = await SanitizationRecord.select(
+        SanitizationRecord.station,
+        SanitizationRecord.host,
+        SanitizationRecord.status,
+        SanitizationRecord.heartbeat_at,
+        SanitizationRecord.finished_at,
+    ).order_by(SanitizationRecord.id)
+    found: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        name = row["station"] or row["host"] or "?"
+        entry = found.setdefault(
+            name,
+            {
+                "name": name,
+                "host": row["host"],
+                "running": 0,
+                "passed": 0,
+                "failed": 0,
+                "last": None,
+            },
+        )
+        entry["host"] = row["host"] or entry["host"]
+        if row["status"] == Status.running:
+            entry["running"] += 1
+        elif row["status"] == Status.passed:
+            entry["passed"] += 1
+        else:
+            entry["failed"] += 1
+        seen = _aware(row["finished_at"]) or _aware(row["heartbeat_at"])
+        if seen is not None and (entry["last"] is None or seen > entry["last"]):
+            entry["last"] = seen
+    return sorted(found.values(), key=lambda s: s["name"].lower())

@@ -14,14 +14,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 import httpx
 import msgspec
 
 from provisioning import discovery, job
-from provisioning.records import Media, Outcome, Runner
-from provisioning.tables import MethodType
+from provisioning.records import Heartbeat, Media, Outcome, RecordStart, Runner
+from provisioning.tables import MethodType, VerifyMode
 
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
 
@@ -57,31 +57,44 @@ class ApiReporter:
     async def start(
         self, media: Media, method_type: MethodType, verification_method: str, tag: str | None
     ) -> dict[str, Any]:
-        body = {
-            "model": media.model,
-            "serial": media.serial,
-            "size_bytes": media.size_bytes,
-            "manufacturer": media.manufacturer,
-            "media_type": media.media_type,
-            "transport": media.transport,
-            "rotational": media.rotational,
-            "hidden_areas": media.hidden_areas,
-            "method_type": str(method_type),
-            "verification_method": verification_method,
-            "station": self.runner.station,
-            "host": self.runner.host,
-            "pid": self.runner.pid,
-            "pid_start": self.runner.pid_start,
-            "tag": tag,
-        }
-        return await self._post("/records", body)
+        command = RecordStart.opening(
+            media,
+            self.runner,
+            method_type=method_type,
+            verification_method=verification_method,
+            tag=tag,
+        )
+        return await self._post("/records", msgspec.to_builtins(command))
 
     async def heartbeat(self, record_id: int, progress_bytes: int) -> None:
-        await self._post(f"/records/{record_id}/heartbeat", {"progress_bytes": progress_bytes})
+        body = msgspec.to_builtins(Heartbeat(progress_bytes=max(0, progress_bytes)))
+        await self._post(f"/records/{record_id}/heartbeat", body)
 
     async def finish(self, record_id: int, outcome: Outcome) -> dict[str, Any]:
-        body = msgspec.to_builtins(outcome.__dict__)
-        return await self._post(f"/records/{record_id}/finish", body)
+        return await self._post(f"/records/{record_id}/finish", msgspec.to_builtins(outcome))
+
+
+class StationOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The command that starts a bench station (`reemploi station`): the server it reports to,
+    its token, the method applied to every disk plugged in, and its name."""
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "server": "Serveur",
+        "token": "Jeton",
+        "method": "Méthode",
+        "verify": "Relecture",
+        "allow_loop": "Dossier des périphériques loop",
+        "wipe_present": "Effacer les disques déjà branchés",
+        "name": "Nom du poste",
+    }
+
+    server: Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s/]+", max_length=300)]
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+    method: MethodType = MethodType.clear
+    verify: VerifyMode = VerifyMode.full
+    allow_loop: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)] | None = None
+    wipe_present: bool = False
 
 
 @dataclass
@@ -97,20 +110,12 @@ class Bay:
 
 
 class Station:
-    def __init__(
-        self,
-        *,
-        server: str,
-        token: str,
-        method: str,
-        verify: str,
-        allow_loop: Path | None,
-        name: str,
-    ) -> None:
-        self.server, self.token = server, token
-        self.method, self.verify = method, verify
-        self.allow_loop = allow_loop
-        self.runner = Runner(operator=f"station:{name}", station=name)
+    def __init__(self, options: StationOptions) -> None:
+        self.options = options
+        self.server, self.token = options.server, options.token
+        self.method, self.verify = options.method, options.verify
+        self.allow_loop = Path(options.allow_loop) if options.allow_loop else None
+        self.runner = Runner(operator=f"station:{options.name}", station=options.name)
         self.bays: dict[str, Bay] = {}
         self.log: list[str] = []
         self.stopping = threading.Event()
@@ -200,13 +205,13 @@ class Station:
             self.say(f"{name} retiré.")
             del self.bays[name]
 
-    def run(self, *, wipe_present: bool = False) -> int:
+    def run(self) -> int:
         """Watch the bench until SIGTERM or Ctrl-C; running wipes are closed as interrupted."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self.stopping.set())
         events = discovery.watch(timeout=1.0)
         self.say(f"Poste prêt, serveur {self.server}.")
-        if wipe_present:
+        if self.options.wipe_present:
             for disk in discovery.list_disks(self.allow_loop):
                 self.arrive(disk.name, disk.path)
         while not self.stopping.is_set():

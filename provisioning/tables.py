@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from piccolo.columns import JSON, BigInt, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSON, BigInt, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
+from inventory.states import N_
 from inventory.tables import Device, Disk, Donation, Donor
 
 
@@ -23,6 +24,44 @@ class MethodType(StrEnum):
     purge = "purge"
 
 
+class VerifyMode(StrEnum):
+    """How a Clear is read back: every byte, or a sample (at least 10 %, DESIGN 5)."""
+
+    full = "full"
+    sample = "sample"
+
+
+# The vocabularies above as people read them (marked for translation, translated where shown).
+STATUS_WORDS = {
+    Status.running.value: N_("En cours"),
+    Status.passed.value: N_("Réussi"),
+    Status.failed.value: N_("Échoué"),
+    Status.interrupted.value: N_("Interrompu"),
+}
+METHOD_TYPE_WORDS = {
+    MethodType.clear.value: N_("Effacement logique (Clear)"),
+    MethodType.purge.value: N_("Purge matérielle"),
+}
+METHOD_WORDS = {
+    "overwrite": N_("Écrasement de chaque secteur"),
+    "ata_sanitize_block_erase": N_("ATA Sanitize, effacement des blocs"),
+    "ata_sanitize_crypto_scramble": N_("ATA Sanitize, brouillage cryptographique"),
+    "ata_sanitize_overwrite": N_("ATA Sanitize, réécriture"),
+    "ata_security_erase": N_("ATA Security Erase"),
+    "ata_security_erase_enhanced": N_("ATA Security Erase renforcé"),
+    "nvme_sanitize_block_erase": N_("NVMe Sanitize, effacement des blocs"),
+    "nvme_sanitize_crypto_erase": N_("NVMe Sanitize, effacement cryptographique"),
+    "nvme_sanitize_overwrite": N_("NVMe Sanitize, réécriture"),
+    "nvme_format_user_data": N_("NVMe Format, effacement des données"),
+    "nvme_format_crypto": N_("NVMe Format, effacement cryptographique"),
+}
+VERIFY_WORDS = {
+    VerifyMode.full.value: N_("relecture complète"),
+    VerifyMode.sample.value: N_("relecture par échantillon"),
+    "markers": N_("marqueurs contrôlés après la purge"),
+}
+
+
 class SanitizationRecord(Table):
     """What NIST SP 800-88 asks a certificate to show, plus how the attempt ended.
 
@@ -30,6 +69,7 @@ class SanitizationRecord(Table):
     was true when the wipe ran even if the inventory is edited later (its signature covers them).
     """
 
+    id: Serial  # Piccolo's implicit primary key, named for the type checker (no schema change)
     disk = ForeignKey(references=Disk, on_delete=OnDelete.restrict, null=False, index=True)
     device = ForeignKey(references=Device, on_delete=OnDelete.restrict, null=True)
     donation = ForeignKey(references=Donation, on_delete=OnDelete.restrict, null=True)

@@ -74,7 +74,7 @@ def decode(image: Image.Image) -> dict[str, list[str]]:
     """Texts of the Code128 and QR symbols found, by format."""
     zxingcpp = zxing()
     found: dict[str, list[str]] = {"code128": [], "qr": []}
-    formats = zxingcpp.BarcodeFormat.Code128 | zxingcpp.BarcodeFormat.QRCode
+    formats = [zxingcpp.BarcodeFormat.Code128, zxingcpp.BarcodeFormat.QRCode]
     for result in zxingcpp.read_barcodes(image, formats=formats):
         key = "qr" if result.format == zxingcpp.BarcodeFormat.QRCode else "code128"
         found[key].append(result.text)

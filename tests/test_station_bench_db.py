@@ -40,8 +40,10 @@ for handler in (sanitization.SanitizationController, verify.verify_page,
                 verify.certificate_pdf, verify.donation_certificate):
     if handler not in web.app.ROUTE_HANDLERS:
         web.app.ROUTE_HANDLERS.append(handler)
-uvicorn.run("web.app:create_app", factory=True, host="127.0.0.1", port=int(sys.argv[1]),
-            log_level="warning")
+# Guarded: the PDF renderer processes import this script again (multiprocessing's forkserver).
+if __name__ == "__main__":
+    uvicorn.run("web.app:create_app", factory=True, host="127.0.0.1", port=int(sys.argv[1]),
+                log_level="warning")
 """
 
 
@@ -102,9 +104,14 @@ def test_an_attached_loop_device_is_wiped_without_typing_its_path(
                 assert cmp_zero(device, 24 * MiB)
             page = httpx.get(f"{url}/verify/{record['certificate_id']}")
             assert "Signature valide" in page.text
-            time.sleep(1.5)
-            output = (tmp_path / "station.log").read_text()
-            assert f"certificat {record['certificate_id']}" in output
+            # The station logs the certificate once the server answers, after the PDF is laid
+            # out (the first one also starts the renderer processes).
+            deadline = time.monotonic() + 30
+            while f"certificat {record['certificate_id']}" not in (
+                output := (tmp_path / "station.log").read_text()
+            ):
+                assert time.monotonic() < deadline, output
+                time.sleep(0.3)
             assert "retiré" in output
         finally:
             station.send_signal(signal.SIGTERM)

@@ -1,31 +1,50 @@
-"""Wiping disks on this machine and running a wiping station."""
+"""Wiping disks on this machine and running a wiping station.
+
+The options become the operation's command (`provisioning.job.WipeOptions`,
+`provisioning.station.StationOptions`) through `inventory.commands.build`: a bad value is
+refused with the same French sentence the API gives.
+"""
 
 from __future__ import annotations
 
+import getpass
+import json
 import os
+import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
+from inventory.commands import build
+from inventory.errors import DomainError
+from inventory.tags import TagError
+from provisioning import certificates, job
+from provisioning.records import Runner
+from provisioning.station import Station, StationOptions
 from web.cli.base import fail, main, run_async
+from web.settings import base_url
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    """The options typed (an option left out takes the command's default)."""
+    return {key: value for key, value in values.items() if value is not None}
 
 
 @main.command(help="Effacer un disque (NIST SP 800-88) ; un effacement réussi est certifié.")
 @click.argument("device_path")
 @click.option(
     "--method",
-    type=click.Choice(["clear", "purge"]),
     default="clear",
     show_default=True,
     help="clear : écraser puis relire ; purge : commande du disque (hdparm, nvme-cli).",
 )
 @click.option(
     "--verify",
-    type=click.Choice(["full", "sample"]),
     default="full",
     show_default=True,
-    help="Relecture complète, ou par échantillon (au moins 10 %) ; Clear seulement.",
+    help="full : relecture complète ; sample : par échantillon (au moins 10 %) ; Clear seulement.",
 )
 @click.option("--tag", help="Étiquette de l'appareil qui contient ce disque.")
 @click.option(
@@ -47,16 +66,15 @@ def wipe(
     operator: str | None,
     station: str | None,
 ) -> None:
-    import json
-    import socket
-
-    from inventory.errors import DomainError
-    from inventory.tags import TagError
-    from provisioning import job
-    from provisioning.records import Runner
-    from web.settings import base_url
-
-    user = os.environ.get("SUDO_USER") or os.environ.get("USER") or "root"
+    try:
+        options = build(
+            job.WipeOptions,
+            _given(method=method, verify=verify, tag=tag, allow_loop=allow_loop),
+            strict=False,
+        )
+    except DomainError as error:
+        fail(error)
+    user = os.environ.get("SUDO_USER") or getpass.getuser()
     runner = Runner(operator=operator or f"cli:{user}", station=station or socket.gethostname())
 
     def show(live: job.LiveProgress) -> None:
@@ -64,16 +82,7 @@ def wipe(
 
     try:
         record, pdf = run_async(
-            job.wipe_here(
-                device_path,
-                runner,
-                method=method,
-                verify=verify,
-                tag=tag,
-                allow_loop=allow_loop,
-                base_url=base_url(),
-                on_tick=show,
-            )
+            job.wipe_here(device_path, runner, options, base_url=base_url(), on_tick=show)
         )
     except (DomainError, TagError, ValueError, OSError) as error:
         fail(error)
@@ -86,9 +95,7 @@ def wipe(
         f"Effacement réussi ({record['method_type']}), certificat {record['certificate_id']}."
     )
     if pdf is not None:
-        from provisioning.certificates import store_pdf
-
-        _, path = store_pdf(pdf)
+        _, path = certificates.store_pdf(pdf)
         click.echo(f"Certificat PDF : {path}")
 
 
@@ -97,17 +104,15 @@ def wipe(
 @click.option("--token", required=True, help="Jeton d'accès du poste (reemploi token).")
 @click.option(
     "--method",
-    type=click.Choice(["clear", "purge"]),
     default="clear",
     show_default=True,
-    help="Méthode appliquée à chaque disque branché.",
+    help="Méthode appliquée à chaque disque branché : clear ou purge.",
 )
 @click.option(
     "--verify",
-    type=click.Choice(["full", "sample"]),
     default="full",
     show_default=True,
-    help="Relecture complète ou par échantillon.",
+    help="Relecture complète (full) ou par échantillon (sample).",
 )
 @click.option(
     "--allow-loop",
@@ -125,16 +130,17 @@ def station(
     wipe_present: bool,
     name: str | None,
 ) -> None:
-    import socket
-
-    from provisioning.station import Station
-
-    bench = Station(
+    values = _given(
         server=server,
         token=token,
         method=method,
         verify=verify,
-        allow_loop=allow_loop,
+        allow_loop=str(allow_loop) if allow_loop else None,
+        wipe_present=wipe_present,
         name=name or socket.gethostname(),
     )
-    sys.exit(bench.run(wipe_present=wipe_present))
+    try:
+        options = build(StationOptions, values, strict=False)
+    except DomainError as error:
+        fail(error)
+    sys.exit(Station(options).run())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.params import FromPath
 from litestar.response import Template
 
 from inventory.errors import Conflict, NotFound
@@ -60,7 +61,7 @@ async def public_key_pem() -> Response[bytes]:
 
 
 @get("/verify/{certificate_id:str}", opt={"public": True}, include_in_schema=False)
-async def verify_page(request: Request, certificate_id: str) -> Template:
+async def verify_page(request: Request, certificate_id: FromPath[str]) -> Template:
     """What anyone holding the certificate (or its QR code) may check: no personal field."""
     try:
         record = await records.by_certificate(certificate_id[:40])
@@ -95,7 +96,7 @@ async def _signed(certificate_id: str) -> dict[str, Any]:
 
 
 @get("/verify/{certificate_id:str}/payload.json", opt={"roles": WORKSHOP}, include_in_schema=False)
-async def certificate_payload(certificate_id: str) -> Response[bytes]:
+async def certificate_payload(certificate_id: FromPath[str]) -> Response[bytes]:
     """Exactly the bytes the signature covers: the canonical JSON of the certificate."""
     record = await _signed(certificate_id)
     name = f"certificat-{record['certificate_id']}.json"
@@ -103,7 +104,7 @@ async def certificate_payload(certificate_id: str) -> Response[bytes]:
 
 
 @get("/verify/{certificate_id:str}/signature.bin", opt={"roles": WORKSHOP}, include_in_schema=False)
-async def certificate_signature(certificate_id: str) -> Response[bytes]:
+async def certificate_signature(certificate_id: FromPath[str]) -> Response[bytes]:
     """The raw 64-byte Ed25519 signature of the certificate (for openssl -sigfile)."""
     record = await _signed(certificate_id)
     name = f"certificat-{record['certificate_id']}.sig"
@@ -111,7 +112,7 @@ async def certificate_signature(certificate_id: str) -> Response[bytes]:
 
 
 @get("/verify/{certificate_id:str}/pdf", opt={"roles": WORKSHOP}, include_in_schema=False)
-async def certificate_pdf(request: Request, certificate_id: str) -> Response[bytes]:
+async def certificate_pdf(request: Request, certificate_id: FromPath[str]) -> Response[bytes]:
     """The signed certificate of one disk, as PDF/A (stored by SHA-256 when first issued)."""
     record = await records.by_certificate(certificate_id[:40])
     _, content = await records.issue_pdf(record["id"], base_url(), request.user.actor)
@@ -119,12 +120,13 @@ async def certificate_pdf(request: Request, certificate_id: str) -> Response[byt
 
 
 @get("/donations/{donation_id:int}/certificate", opt={"roles": WORKSHOP}, include_in_schema=False)
-async def donation_certificate(donation_id: int) -> Response[bytes]:
-    """One PDF/A for a donation: every wiped disk with its certificate number."""
+async def donation_certificate(donation_id: FromPath[int]) -> Response[bytes]:
+    """One PDF/A for a donation: every wiped disk with its certificate number (laid out in a
+    renderer process, after the records are read)."""
     donation, rows = await records.donation_records(donation_id)
     if not rows:
         raise Conflict("Aucun disque de ce don n'a encore d'effacement réussi.")
-    content = certificates.donation_certificate_pdf(donation, rows, base_url())
+    content = await certificates.donation_certificate_pdf_async(donation, rows, base_url())
     return _pdf(content, f"certificat-don-{donation_id}.pdf")
 
 

@@ -10,13 +10,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from babel.numbers import format_decimal
 from litestar import get
 from litestar.response import Template
 
+from inventory.clock import now as clock_now
 from inventory.states import N_
 from provisioning import records
-from provisioning.tables import SanitizationRecord, Status
+from provisioning.tables import (
+    METHOD_TYPE_WORDS,
+    METHOD_WORDS,
+    STATUS_WORDS,
+    VERIFY_WORDS,
+)
 from web import i18n
 from web.i18n import gettext as _
 from web.roles import WORKSHOP
@@ -24,31 +31,6 @@ from web.tables import ApiToken
 
 FINISHED_SHOWN = 100
 
-STATUS_WORDS = {
-    Status.running.value: N_("En cours"),
-    Status.passed.value: N_("Réussi"),
-    Status.failed.value: N_("Échoué"),
-    Status.interrupted.value: N_("Interrompu"),
-}
-METHOD_TYPE_WORDS = {"clear": N_("Effacement logique (Clear)"), "purge": N_("Purge matérielle")}
-METHOD_WORDS = {
-    "overwrite": N_("Écrasement de chaque secteur"),
-    "ata_sanitize_block_erase": N_("ATA Sanitize, effacement des blocs"),
-    "ata_sanitize_crypto_scramble": N_("ATA Sanitize, brouillage cryptographique"),
-    "ata_sanitize_overwrite": N_("ATA Sanitize, réécriture"),
-    "ata_security_erase": N_("ATA Security Erase"),
-    "ata_security_erase_enhanced": N_("ATA Security Erase renforcé"),
-    "nvme_sanitize_block_erase": N_("NVMe Sanitize, effacement des blocs"),
-    "nvme_sanitize_crypto_erase": N_("NVMe Sanitize, effacement cryptographique"),
-    "nvme_sanitize_overwrite": N_("NVMe Sanitize, réécriture"),
-    "nvme_format_user_data": N_("NVMe Format, effacement des données"),
-    "nvme_format_crypto": N_("NVMe Format, effacement cryptographique"),
-}
-VERIFY_WORDS = {
-    "full": N_("relecture complète"),
-    "sample": N_("relecture par échantillon"),
-    "markers": N_("marqueurs contrôlés après la purge"),
-}
 UNITS = [N_("octets"), N_("Ko"), N_("Mo"), N_("Go"), N_("To")]
 
 
@@ -96,9 +78,28 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def run_progress(row: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+class RunProgress(msgspec.Struct):
+    """A running wipe's progress in words, as the page shows it and refreshes it."""
+
+    id: int
+    percent: float
+    percent_text: str
+    done_text: str
+    speed_text: str
+    elapsed_text: str
+    left_text: str
+    quiet_text: str
+
+
+class ProgressOut(msgspec.Struct):
+    """`/wiping/progress.json`: the runs in progress."""
+
+    running: list[RunProgress]
+
+
+def run_progress(row: dict[str, Any], now: datetime | None = None) -> RunProgress:
     """A running record's progress, measured from its heartbeats, in words."""
-    now = now or datetime.now(UTC)
+    now = now or clock_now()
     started = _aware(row["started_at"]) or now
     beat = _aware(row["heartbeat_at"]) or started
     size = row["size_bytes"] or 0
@@ -107,26 +108,26 @@ def run_progress(row: dict[str, Any], now: datetime | None = None) -> dict[str, 
     working = (beat - started).total_seconds()
     speed = done / working if working > 0 and done else 0.0
     left = (size - done) / speed if speed > 0 else None
-    return {
-        "id": row["id"],
-        "percent": percent,
-        "percent_text": f"{format_decimal(percent, format='#,##0.#', locale=_locale())} %",
-        "done_text": _("{done} sur {size}").format(done=size_words(done), size=size_words(size)),
-        "speed_text": speed_words(speed),
-        "elapsed_text": _("depuis {duration}").format(
+    return RunProgress(
+        id=row["id"],
+        percent=percent,
+        percent_text=f"{format_decimal(percent, format='#,##0.#', locale=_locale())} %",
+        done_text=_("{done} sur {size}").format(done=size_words(done), size=size_words(size)),
+        speed_text=speed_words(speed),
+        elapsed_text=_("depuis {duration}").format(
             duration=duration_words((now - started).total_seconds())
         ),
-        "left_text": (
+        left_text=(
             _("environ {duration} restantes").format(duration=duration_words(left))
             if left is not None
             else _("temps restant encore inconnu")
         ),
-        "quiet_text": (
+        quiet_text=(
             _("dernier signe il y a {duration}").format(
                 duration=duration_words((now - beat).total_seconds())
             )
         ),
-    }
+    )
 
 
 def _record_words(row: dict[str, Any]) -> dict[str, Any]:
@@ -141,49 +142,8 @@ def _record_words(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _running() -> list[dict[str, Any]]:
-    rows = (
-        await SanitizationRecord.select()
-        .where(SanitizationRecord.status == Status.running)
-        .order_by(SanitizationRecord.started_at)
-    )
-    now = datetime.now(UTC)
-    return [{**_record_words(r), "progress": run_progress(r, now)} for r in rows]
-
-
-async def _stations() -> list[dict[str, Any]]:
-    """The bench stations the records name: where they are, when last heard, what they did."""
-    rows = await SanitizationRecord.select(
-        SanitizationRecord.station,
-        SanitizationRecord.host,
-        SanitizationRecord.status,
-        SanitizationRecord.heartbeat_at,
-        SanitizationRecord.finished_at,
-    ).order_by(SanitizationRecord.id)
-    stations: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        name = row["station"] or row["host"] or "?"
-        entry = stations.setdefault(
-            name,
-            {
-                "name": name,
-                "host": row["host"],
-                "running": 0,
-                "passed": 0,
-                "failed": 0,
-                "last": None,
-            },
-        )
-        entry["host"] = row["host"] or entry["host"]
-        if row["status"] == Status.running:
-            entry["running"] += 1
-        elif row["status"] == Status.passed:
-            entry["passed"] += 1
-        else:
-            entry["failed"] += 1
-        seen = _aware(row["finished_at"]) or _aware(row["heartbeat_at"])
-        if seen is not None and (entry["last"] is None or seen > entry["last"]):
-            entry["last"] = seen
-    return sorted(stations.values(), key=lambda s: s["name"].lower())
+    now = clock_now()
+    return [{**_record_words(r), "progress": run_progress(r, now)} for r in await records.running()]
 
 
 async def _tokens() -> list[dict[str, Any]]:
@@ -197,16 +157,11 @@ async def _tokens() -> list[dict[str, Any]]:
 @get("/wiping", opt={"roles": WORKSHOP}, include_in_schema=False)
 async def wiping_page() -> Template:
     await records.settle_abandoned()
-    finished = (
-        await SanitizationRecord.select()
-        .where(SanitizationRecord.status != Status.running)
-        .order_by(SanitizationRecord.id, ascending=False)
-        .limit(FINISHED_SHOWN)
-    )
+    finished = await records.finished(FINISHED_SHOWN)
     return Template(
         "wiping.html",
         context={
-            "stations": await _stations(),
+            "stations": await records.stations(),
             "tokens": await _tokens(),
             "running": await _running(),
             "finished": [_record_words(r) for r in finished],
@@ -215,10 +170,10 @@ async def wiping_page() -> Template:
 
 
 @get("/wiping/progress.json", opt={"roles": WORKSHOP}, include_in_schema=False)
-async def wiping_progress() -> dict[str, Any]:
+async def wiping_progress() -> ProgressOut:
     """The runs in progress, for the page's refresh: ids and their progress in words."""
     await records.settle_abandoned()
-    return {"running": [r["progress"] for r in await _running()]}
+    return ProgressOut(running=[r["progress"] for r in await _running()])
 
 
 ROUTES: list[Any] = [wiping_page, wiping_progress]
