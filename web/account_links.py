@@ -7,15 +7,16 @@ changes their own role. Each change is an event of its own transaction (no devic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
+import msgspec
 from piccolo.apps.user.tables import BaseUser
 
+from inventory.clock import now
+from inventory.commands import checked
 from inventory.db import write_transaction
 from inventory.devices import write_event
-from inventory.errors import Conflict, Invalid, NotFound
+from inventory.errors import Conflict, FieldInvalid, Invalid, NotFound
 from loans.tables import Organisation, Programme
 from web.accounts import Principal, create_user
 from web.roles import ROLE_LABELS_FR, Role
@@ -26,17 +27,52 @@ COORDINATOR_MANAGES = frozenset({Role.partner, Role.funder})
 
 
 class NotAllowed(Invalid):
-    """The caller's role does not allow this change to this account (the page answers 403)."""
+    """The caller's role does not allow this change to this account (HTTP 403)."""
+
+    status_code = 403
 
 
-@dataclass
-class NewAccount:
-    """An account made from the accounts page."""
+Id = Annotated[int, msgspec.Meta(ge=1)]
 
-    username: str
-    password: str
-    role: str
-    organisation_id: int | None = None
+
+class NewAccount(msgspec.Struct, forbid_unknown_fields=True):
+    """An account made from the accounts page (the password rules are in `create_user`)."""
+
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    password: Annotated[str, msgspec.Meta(max_length=200)]
+    role: Role
+    organisation_id: Id | None = None
+
+    field_labels: ClassVar[dict[str, str]] = {
+        "username": "Nom d'utilisateur",
+        "password": "Mot de passe",
+        "role": "Rôle",
+        "organisation_id": "Organisation",
+    }
+
+
+class RoleChange(msgspec.Struct, forbid_unknown_fields=True):
+    """Give an account another role."""
+
+    role: Role
+
+    field_labels: ClassVar[dict[str, str]] = {"role": "Rôle"}
+
+
+class OrganisationLink(msgspec.Struct, forbid_unknown_fields=True):
+    """Link a partner account to its organisation (none: unlinked)."""
+
+    organisation_id: Id | None = None
+
+    field_labels: ClassVar[dict[str, str]] = {"organisation_id": "Organisation"}
+
+
+class ProgrammeLink(msgspec.Struct, forbid_unknown_fields=True):
+    """Let a funder account read one more programme's reports."""
+
+    programme_id: Id
+
+    field_labels: ClassVar[dict[str, str]] = {"programme_id": "Programme"}
 
 
 def roles_managed_by(actor: Principal) -> list[Role]:
@@ -60,7 +96,7 @@ def _role(value: str) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise Invalid("Rôle : choisissez-en un dans la liste.") from None
+        raise FieldInvalid("role", "Rôle : choisissez-en un dans la liste.") from None
 
 
 async def get_account(user_id: int) -> dict[str, Any]:
@@ -137,18 +173,21 @@ async def _organisation(organisation_id: int) -> dict[str, Any]:
         .first()
     )
     if row is None:
-        raise Invalid("Organisation : choisissez-en une dans la liste.")
+        raise FieldInvalid("organisation_id", "Organisation : choisissez-en une dans la liste.")
     return row
 
 
 async def create_account(actor: Principal, new: NewAccount) -> int:
     """Create an account with a role the caller may give; a partner may get its organisation."""
+    new = checked(new)
     role = _role(new.role)
     _check_gives(actor, role)
     organisation_id = new.organisation_id
     if organisation_id is not None:
         if role != Role.partner:
-            raise Invalid("Seul un compte partenaire est rattaché à une organisation.")
+            raise FieldInvalid(
+                "organisation_id", "Seul un compte partenaire est rattaché à une organisation."
+            )
         await _organisation(organisation_id)
     return await create_user(
         new.username, new.password, role, actor=actor.actor, organisation_id=organisation_id
@@ -248,14 +287,14 @@ async def link_programme(actor: Principal, user_id: int, programme_id: int) -> d
             .first()
         )
         if programme is None:
-            raise Invalid("Programme : choisissez-en un dans la liste.")
+            raise FieldInvalid("programme_id", "Programme : choisissez-en un dans la liste.")
         if any(p["id"] == programme_id for p in account["programmes"]):
             raise Conflict(f"Le programme « {programme['name']} » est déjà rattaché à ce compte.")
         await FunderProgramme.insert(
             FunderProgramme(
                 user=user_id,
                 programme=programme_id,
-                created_at=datetime.now(UTC),
+                created_at=now(),
                 created_by=actor.actor,
             )
         )

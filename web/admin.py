@@ -16,14 +16,14 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from litestar import asgi
 from litestar.connection import ASGIConnection
 from litestar.exceptions import PermissionDeniedException
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import Message, Receive, Scope, Send
 from piccolo.apps.user.tables import BaseUser
-from piccolo_admin.endpoints import TableConfig, create_admin
+from piccolo_admin.endpoints import AdminRouter, TableConfig, create_admin
 from piccolo_admin.translations.data import ENGLISH, FRENCH
 from piccolo_admin.translations.models import Translation
 from piccolo_api.crud.hooks import Hook, HookType
@@ -122,7 +122,7 @@ ARCHIVE_HOOKS = [
 
 
 @cache
-def admin_app() -> ASGIApp:
+def admin_app() -> AdminRouter:
     return create_admin(
         tables=[
             TableConfig(Site, menu_group="Référentiel", hooks=ARCHIVE_HOOKS),
@@ -238,8 +238,8 @@ async def _serve_rewritten(scope: Scope, receive: Receive, send: Send, rewrite: 
             body = rewrite(body)
             headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
             headers.append((b"content-length", str(len(body)).encode()))
-        await send({**start, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await send(cast(Message, {**start, "headers": headers}))
+        await send(cast(Message, {"type": "http.response.body", "body": body}))
 
     await admin_app()(scope, receive, capture)  # type: ignore[arg-type]
 

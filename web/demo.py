@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import random
 import secrets
 from datetime import date, timedelta
 
+from PIL import Image, ImageDraw
+
 from inventory import devices, intake
 from inventory.tables import Device
+from loans import borrowers, charter, checkout
 from web import accounts
 
 ACTOR = "demo"
@@ -60,10 +64,6 @@ HOUSEHOLDS = [
 
 def _drawn_signature() -> bytes:
     """A stroke as the tablet's canvas sends it (demo data only)."""
-    import io
-
-    from PIL import Image, ImageDraw
-
     image = Image.new("RGBA", (300, 120), (255, 255, 255, 0))
     ImageDraw.Draw(image).line([(10, 90), (70, 30), (130, 85), (280, 25)], fill="black", width=4)
     buffer = io.BytesIO()
@@ -73,8 +73,6 @@ def _drawn_signature() -> bytes:
 
 async def _lend_a_few(site_id: int) -> None:
     """A charter, a programme, three households, and a loan each, through the loans services."""
-    from loans import borrowers, charter, checkout
-
     await charter.create_version(
         "Charte de prêt", DEMO_CHARTER, date.today() - timedelta(days=60), ACTOR
     )
@@ -102,7 +100,9 @@ async def _lend_a_few(site_id: int) -> None:
             programme_id=programme["id"],
             accessories=["chargeur"],
         )
-        signature = checkout.SignatureIn("drawn", _drawn_signature(), name, "self")
+        signature = checkout.SignatureIn(
+            checkout.SignatureMethod.drawn, _drawn_signature(), name, checkout.SignerRole.self
+        )
         await checkout.checkout(request, signature, ACTOR)
 
 
@@ -140,6 +140,8 @@ async def load_demo(seed: int = 2026) -> str | None:
             if tag is None:
                 break
             row = await Device.select().where(Device.asset_tag == tag).first()
+            if row is None:
+                raise LookupError(f"demo device {tag} vanished")
             if row["kind"] == "screen":
                 await devices.apply_transition(tag, "qualify_without_storage", ACTOR)
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as babel_date
 from babel.dates import format_datetime as babel_datetime
@@ -11,7 +12,7 @@ from babel.numbers import format_currency, format_decimal
 from web import i18n
 from web.vocabulary import LABELS
 
-PARIS = "Europe/Paris"
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def _locale() -> str:

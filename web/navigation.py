@@ -42,3 +42,8 @@ MENU: tuple[MenuEntry, ...] = (
 def menu_for(role: str | None) -> list[MenuEntry]:
     """The entries a role may open, in menu order."""
     return [entry for entry in MENU if role in entry.roles]
+
+
+def may_open(role: str | None, path: str) -> bool:
+    """Whether a role may open the menu page at `path` (for links outside the menu)."""
+    return any(entry.path == path and role in entry.roles for entry in MENU)

@@ -1,7 +1,7 @@
 """Piccolo tables of the web app: a person's role, and bearer tokens for stations and scripts."""
 
 from piccolo.apps.user.tables import BaseUser
-from piccolo.columns import ForeignKey, Timestamptz, Varchar
+from piccolo.columns import ForeignKey, Serial, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -12,6 +12,8 @@ from web.roles import Role
 class StaffRole(Table):
     """The role of a person who logs in (Piccolo's BaseUser holds the name and password hash)."""
 
+    id: Serial
+
     user = ForeignKey(references=BaseUser, unique=True, null=False)
     role = Varchar(length=20, choices=Role)
     # A partner account acts for one organisation (a school, a social centre) and sees only its own.
@@ -21,6 +23,8 @@ class StaffRole(Table):
 class FunderProgramme(Table):
     """A funder account may read the reports of the programmes linked to it here, and no others."""
 
+    id: Serial
+
     user = ForeignKey(references=BaseUser, on_delete=OnDelete.restrict, null=False, index=True)
     programme = ForeignKey(references=Programme, on_delete=OnDelete.restrict, null=False)
     created_at = Timestamptz()
@@ -29,6 +33,8 @@ class FunderProgramme(Table):
 
 class ApiToken(Table):
     """A bearer token for a station or a script; only its SHA-256 is stored."""
+
+    id: Serial
 
     name = Varchar(length=80)
     role = Varchar(length=20, choices=Role)
@@ -43,6 +49,8 @@ class LoginFailure(Table):
     Kept in the database so every web worker counts the same failures; rows older than the
     throttling window are forgotten, and an unlock removes them.
     """
+
+    id: Serial
 
     username = Varchar(length=100, index=True)
     address = Varchar(length=64, index=True)

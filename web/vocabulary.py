@@ -7,12 +7,21 @@ vocabulary is built from it, so a value and its words live in one place.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from inventory.states import KIND_LABELS_FR, N_, RETIREMENT_LABELS_FR, STATE_LABELS_FR
 from loans.checkout import METHODS as SIGNATURE_METHODS
 from loans.checkout import SIGNER_ROLES
 from loans.mediation import AUTONOMY, PLACE_TYPES, THEMES
 from loans.mediation import STATUSES as SESSION_STATUSES
 from web.roles import ROLE_LABELS_FR
+
+
+def _words(vocabulary: Mapping[Any, str]) -> dict[str, str]:
+    """A domain's vocabulary (its keys may be StrEnum members) keyed by the stored text."""
+    return {str(value): words for value, words in vocabulary.items()}
+
 
 # What happened to a device or a record, as its history shows it (a past fact, not a button).
 EVENTS = {
@@ -116,12 +125,12 @@ LABELS: dict[str, dict[str, str]] = {
         "swapped": N_("Échangé"),
         "not_repairable": N_("Non réparable"),
     },
-    "session_status": dict(SESSION_STATUSES),
-    "autonomy": dict(AUTONOMY),
-    "place_type": dict(PLACE_TYPES),
-    "theme": dict(THEMES),
-    "signer_role": dict(SIGNER_ROLES),
-    "signature_method": {**SIGNATURE_METHODS, "link": N_("Signature par lien")},
+    "session_status": _words(SESSION_STATUSES),
+    "autonomy": _words(AUTONOMY),
+    "place_type": _words(PLACE_TYPES),
+    "theme": _words(THEMES),
+    "signer_role": _words(SIGNER_ROLES),
+    "signature_method": {**_words(SIGNATURE_METHODS), "link": N_("Signature par lien")},
     "organisation_kind": {
         "school": N_("École"),
         "college": N_("Collège"),

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 
 import click
+import uvicorn
 
+from inventory.datadir import tighten
+from inventory.errors import DomainError, Invalid, NotFound
+from loans import privacy
+from web import database
+from web.accounts import create_token, create_user, revoke_tokens
+from web.accounts import unlock as unlock_login
 from web.cli.base import check_data_dir, fail, main, run_async
+from web.demo import load_demo
+from web.security import log_config
+from web.selfcheck import audit
 
 
 @main.command(help="Appliquer les migrations de la base (SQLite ou PostgreSQL).")
 def migrate() -> None:
-    from inventory.datadir import tighten
-    from web.database import migrate as run_migrations
-
     check_data_dir()
-    run_async(run_migrations())
+    run_async(database.migrate())
     # An upgrade step: files written by earlier versions (0644) become private.
     for change in tighten():
         click.echo(change, err=True)
@@ -28,12 +36,7 @@ def migrate() -> None:
 @click.option("--port", default=8000, show_default=True, type=int, help="Port d'écoute.")
 @click.option("--workers", default=1, show_default=True, type=int, help="Processus serveurs.")
 def serve(host: str, port: int, workers: int) -> None:
-    import uvicorn
-
     check_data_dir()
-
-    from web.security import log_config
-
     uvicorn.run(
         "web.app:create_app",
         factory=True,
@@ -52,9 +55,6 @@ def serve(host: str, port: int, workers: int) -> None:
     "--role", required=True, help="technician, mediator, coordinator, partner, funder, admin."
 )
 def createuser(name: str, role: str) -> None:
-    from inventory.errors import Invalid
-    from web.accounts import create_user
-
     if sys.stdin.isatty():
         password = click.prompt("Mot de passe", hide_input=True, confirmation_prompt=True)
     else:
@@ -89,9 +89,6 @@ def token() -> None:
 @click.argument("name")
 @click.option("--role", required=True, help="Rôle du jeton, en général technician.")
 def token_create(name: str, role: str) -> None:
-    from inventory.errors import Invalid
-    from web.accounts import create_token
-
     try:
         click.echo(run_async(create_token(name, role)))
     except Invalid as error:
@@ -107,9 +104,6 @@ def token_create(name: str, role: str) -> None:
 )
 @click.argument("name_or_id")
 def token_revoke(name_or_id: str) -> None:
-    from inventory.errors import NotFound
-    from web.accounts import revoke_tokens
-
     try:
         rows = run_async(revoke_tokens(name_or_id, actor="cli"))
     except NotFound as error:
@@ -122,9 +116,6 @@ def token_revoke(name_or_id: str) -> None:
 @click.argument("username", required=False)
 @click.option("--address", help="Adresse IP à déverrouiller au lieu d'un compte.")
 def unlock(username: str | None, address: str | None) -> None:
-    from inventory.errors import Invalid
-    from web.accounts import unlock as unlock_login
-
     try:
         removed = run_async(unlock_login(username, address, actor="cli"))
     except Invalid as error:
@@ -142,10 +133,7 @@ def unlock(username: str | None, address: str | None) -> None:
     "--if-empty", is_flag=True, help="Ne rien faire si la base contient déjà des appareils."
 )
 def demo(if_empty: bool) -> None:
-    from web.database import is_empty
-    from web.demo import load_demo
-
-    if if_empty and not run_async(is_empty()):
+    if if_empty and not run_async(database.is_empty()):
         click.echo("La base contient déjà des appareils : démonstration non chargée.")
         return
     password = run_async(load_demo())
@@ -157,9 +145,7 @@ def demo(if_empty: bool) -> None:
 @main.command(help="Sauvegarder la base dans FICHIER (à chaud).")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def backup(file: Path) -> None:
-    from web.database import backup as run_backup
-
-    run_backup(file)
+    database.backup(file)
     # The whole database, borrowers included: for the server's account only.
     file.chmod(0o600)
     click.echo(f"Sauvegarde écrite : {file}")
@@ -168,11 +154,8 @@ def backup(file: Path) -> None:
 @main.command(help="Restaurer la base depuis FICHIER (remplace son contenu).")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def restore(file: Path) -> None:
-    from inventory.errors import Invalid
-    from web.database import restore as run_restore
-
     try:
-        run_restore(file)
+        database.restore(file)
     except Invalid as error:
         fail(error)
     click.echo(f"Base restaurée depuis {file}")
@@ -183,11 +166,6 @@ def restore(file: Path) -> None:
     "conservation (REEMPLOI_RETENTION_DAYS, 730 jours par défaut)."
 )
 def purge() -> None:
-    from datetime import date
-
-    from inventory.errors import Invalid
-    from loans import privacy
-
     try:
         erased = run_async(privacy.purge(date.today()))
     except Invalid as error:
@@ -203,9 +181,6 @@ def purge() -> None:
     "une phrase par anomalie ; code de sortie 1 s'il y en a."
 )
 def check() -> None:
-    from inventory.errors import DomainError
-    from web.selfcheck import audit
-
     try:
         violations = run_async(audit())
     except DomainError as error:

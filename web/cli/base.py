@@ -6,9 +6,11 @@ import asyncio
 import os
 import sys
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
+
+from inventory.datadir import prepare, restrict_new_files
 
 os.environ.setdefault("PICCOLO_CONF", "web.piccolo_conf")
 
@@ -20,22 +22,18 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def fail(error: Exception) -> None:
+def fail(error: Exception) -> NoReturn:
     click.echo(f"Erreur : {error}", err=True)
     sys.exit(2)
 
 
 @click.group(help="Réemploi : collecte, effacement, installation, étiquettes et prêts de PC.")
 def main() -> None:
-    from inventory.datadir import restrict_new_files
-
     # Everything this process and its workers create (database, WAL, documents) is 0600/0700.
     restrict_new_files()
 
 
 def check_data_dir() -> None:
     """Create the data folder 0700 and name, on stderr, every path others could read."""
-    from inventory.datadir import prepare
-
     for warning in prepare():
         click.echo(warning, err=True)

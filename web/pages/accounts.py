@@ -3,45 +3,23 @@ its organisation and a funder to its programmes. The rules are in web.account_li
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.di import NamedDependency
+from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from inventory.errors import Conflict, DomainError, Invalid, NotFound
+from inventory.errors import DomainError, FieldInvalid, NotFound
 from loans.tables import Organisation, Programme
 from web import account_links
-from web.account_links import NewAccount, NotAllowed
+from web.account_links import NewAccount, OrganisationLink, ProgrammeLink, RoleChange
 from web.accounts import Principal
+from web.forms import form_to
 from web.roles import MANAGERS, ROLE_LABELS_FR
 
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-
-def _status(refusal: Exception) -> int:
-    if isinstance(refusal, NotAllowed):
-        return 403
-    if isinstance(refusal, Conflict):
-        return 409
-    if isinstance(refusal, NotFound):
-        return 404
-    return 422
-
-
-def _text(form: dict[str, Any], key: str, limit: int = 200) -> str:
-    value = form.get(key, "")
-    return value.strip()[:limit] if isinstance(value, str) else ""
-
-
-def _optional_id(form: dict[str, Any], key: str, what: str) -> int | None:
-    value = _text(form, key, 12)
-    if not value:
-        return None
-    if not value.isdigit():
-        raise Invalid(f"{what} : choisissez dans la liste.")
-    return int(value)
+Form = URLEncodedBody[dict[str, Any]]
+Caller = NamedDependency[Principal]
 
 
 async def _organisations() -> list[dict[str, Any]]:
@@ -67,13 +45,16 @@ async def _list_context(
 
 
 @get("/accounts", opt={"roles": MANAGERS}, include_in_schema=False)
-async def accounts_page(principal: Principal) -> Template:
+async def accounts_page(principal: Caller) -> Template:
     return Template("accounts.html", context=await _list_context(principal))
 
 
-def _field_of(message: str) -> str:
+def _field_of(refusal: DomainError) -> str:
     """Which field a refusal names, to mark it on the form."""
-    lowered = message.lower()
+    if isinstance(refusal, FieldInvalid):
+        return refusal.field
+    # The password and name rules of `web.accounts.create_user` name their field in words.
+    lowered = str(refusal).lower()
     for key, words in (
         ("password", "mot de passe"),
         ("username", "utilisateur"),
@@ -86,19 +67,14 @@ def _field_of(message: str) -> str:
 
 
 @post("/accounts", opt={"roles": MANAGERS}, include_in_schema=False, status_code=303)
-async def create_account(principal: Principal, data: Form) -> Redirect | Template:
+async def create_account(principal: Caller, data: Form) -> Redirect | Template:
     form = {k: v for k, v in data.items() if isinstance(v, str) and k != "password"}
     try:
-        new = NewAccount(
-            username=_text(form, "username", 100),
-            password=str(data.get("password", ""))[:200],
-            role=_text(form, "role", 20),
-            organisation_id=_optional_id(form, "organisation_id", "Organisation"),
-        )
+        new = form_to(NewAccount, data)
         user_id = await account_links.create_account(principal, new)
     except DomainError as refusal:
-        context = await _list_context(principal, form, str(refusal), _field_of(str(refusal)))
-        return Template("accounts.html", context=context, status_code=_status(refusal))
+        context = await _list_context(principal, form, str(refusal), _field_of(refusal))
+        return Template("accounts.html", context=context, status_code=refusal.status_code)
     return Redirect(f"/accounts/{user_id}", status_code=303)
 
 
@@ -122,15 +98,16 @@ async def _account_context(
 
 
 @get("/accounts/{user_id:int}", opt={"roles": MANAGERS}, include_in_schema=False)
-async def account_page(principal: Principal, user_id: int) -> Template:
+async def account_page(principal: Caller, user_id: FromPath[int]) -> Template:
     return Template("account.html", context=await _account_context(principal, user_id))
 
 
 async def _refused(principal: Principal, user_id: int, refusal: DomainError, field: str) -> Any:
     if isinstance(refusal, NotFound) and "Compte" in str(refusal):
         raise refusal
-    context = await _account_context(principal, user_id, str(refusal), field)
-    return Template("account.html", context=context, status_code=_status(refusal))
+    where = refusal.field if isinstance(refusal, FieldInvalid) else field
+    context = await _account_context(principal, user_id, str(refusal), where)
+    return Template("account.html", context=context, status_code=refusal.status_code)
 
 
 @post(
@@ -139,9 +116,10 @@ async def _refused(principal: Principal, user_id: int, refusal: DomainError, fie
     include_in_schema=False,
     status_code=303,
 )
-async def change_role(principal: Principal, user_id: int, data: Form) -> Redirect | Template:
+async def change_role(principal: Caller, user_id: FromPath[int], data: Form) -> Redirect | Template:
     try:
-        await account_links.change_role(principal, user_id, _text(data, "role", 20))
+        change = form_to(RoleChange, data)
+        await account_links.change_role(principal, user_id, change.role)
     except DomainError as refusal:
         return await _refused(principal, user_id, refusal, "role")
     return Redirect(f"/accounts/{user_id}", status_code=303)
@@ -153,10 +131,12 @@ async def change_role(principal: Principal, user_id: int, data: Form) -> Redirec
     include_in_schema=False,
     status_code=303,
 )
-async def link_organisation(principal: Principal, user_id: int, data: Form) -> Redirect | Template:
+async def link_organisation(
+    principal: Caller, user_id: FromPath[int], data: Form
+) -> Redirect | Template:
     try:
-        organisation_id = _optional_id(data, "organisation_id", "Organisation")
-        await account_links.link_organisation(principal, user_id, organisation_id)
+        link = form_to(OrganisationLink, data)
+        await account_links.link_organisation(principal, user_id, link.organisation_id)
     except DomainError as refusal:
         return await _refused(principal, user_id, refusal, "organisation_id")
     return Redirect(f"/accounts/{user_id}", status_code=303)
@@ -168,12 +148,12 @@ async def link_organisation(principal: Principal, user_id: int, data: Form) -> R
     include_in_schema=False,
     status_code=303,
 )
-async def link_programme(principal: Principal, user_id: int, data: Form) -> Redirect | Template:
+async def link_programme(
+    principal: Caller, user_id: FromPath[int], data: Form
+) -> Redirect | Template:
     try:
-        programme_id = _optional_id(data, "programme_id", "Programme")
-        if programme_id is None:
-            raise Invalid("Programme : choisissez-en un dans la liste.")
-        await account_links.link_programme(principal, user_id, programme_id)
+        link = form_to(ProgrammeLink, data)
+        await account_links.link_programme(principal, user_id, link.programme_id)
     except DomainError as refusal:
         return await _refused(principal, user_id, refusal, "programme_id")
     return Redirect(f"/accounts/{user_id}", status_code=303)
@@ -186,7 +166,7 @@ async def link_programme(principal: Principal, user_id: int, data: Form) -> Redi
     status_code=303,
 )
 async def unlink_programme(
-    principal: Principal, user_id: int, programme_id: int
+    principal: Caller, user_id: FromPath[int], programme_id: FromPath[int]
 ) -> Redirect | Template:
     try:
         await account_links.unlink_programme(principal, user_id, programme_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar import get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from web.i18n import LANG_COOKIE, LANGUAGES
@@ -11,7 +12,7 @@ from web.pages.session import safe_next
 
 
 @get("/lang/{code:str}", opt={"public": True}, include_in_schema=False)
-async def switch_language(code: str, next: str | None = None) -> Redirect:
+async def switch_language(code: FromPath[str], next: FromQuery[str | None] = None) -> Redirect:
     if code not in LANGUAGES:
         raise NotFoundException(f"Langue non prise en charge : {code[:10]}")
     response = Redirect(safe_next(next), status_code=303)

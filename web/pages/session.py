@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from inventory.states import N_
@@ -27,14 +26,14 @@ def safe_next(target: str | None) -> str:
 
 
 @get("/login", opt={"public": True}, include_in_schema=False)
-async def login_form(next: str | None = None) -> Template:
+async def login_form(next: FromQuery[str | None] = None) -> Template:
     return Template("login.html", context={"next": safe_next(next), "error": None})
 
 
 @post("/login", opt={"public": True}, include_in_schema=False, status_code=303)
 async def login(
     request: Request,
-    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    data: URLEncodedBody[dict[str, Any]],
 ) -> Template | Redirect:
     username = str(data.get("username", ""))[:100]
     password = str(data.get("password", ""))[:1000]
