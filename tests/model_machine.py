@@ -117,9 +117,13 @@ class WorkshopMachine(RuleBasedStateMachine):
             REFUSALS[f"{operation}: {detail[:90]}"] += 1
         return answer
 
-    def _form(self, client: httpx.Client, path: str, fields: dict[str, str]) -> httpx.Response:
-        """A page's form, posted as the browser does (multipart, with the CSRF token)."""
+    def _form(
+        self, client: httpx.Client, path: str, fields: dict[str, str], multipart: bool = True
+    ) -> httpx.Response:
+        """A page's form, posted as the browser does (its enctype, with the CSRF token)."""
         data = {**fields, "_csrf_token": client.cookies.get("reemploi_csrf", "")}
+        if not multipart:
+            return client.post(path, data=data)
         return client.post(path, files={k: (None, v) for k, v in data.items()})
 
     def _tag(self, data: st.DataObject, *states: str) -> str:
@@ -191,7 +195,7 @@ class WorkshopMachine(RuleBasedStateMachine):
             fields = {"transition": name} | ({"reason": reason} if reason else {})
             self._count(
                 "transition-page",
-                self._form(self.coordinator, f"/d/{tag}/transitions", fields),
+                self._form(self.coordinator, f"/d/{tag}/transitions", fields, multipart=False),
             )
         else:
             body = {"transition": name} | ({"reason": reason} if reason else {})

@@ -67,12 +67,14 @@ def day(db: None, server: str, browser: Any) -> Iterator[dict[str, Any]]:
     for name in ("mediatrice-nord", "mediateur-sud"):
         run(create_user(name, PASSWORD, "mediator"))
     soon = date.today() + timedelta(days=5)
-    run(mediation.create_workshop(soon, "mediatrice-nord", "Atelier courriel", [other["id"]], "t"))
-    run(
-        mediation.create_workshop(
-            soon + timedelta(days=2), "mediateur-sud", "Atelier démarches", [other["id"]], "t"
+    for planned_on, mediator, label in (
+        (soon, "mediatrice-nord", "Atelier courriel"),
+        (soon + timedelta(days=2), "mediateur-sud", "Atelier démarches"),
+    ):
+        workshop = mediation.WorkshopIn(
+            planned_on=planned_on, mediator=mediator, label=label, borrower_ids=[other["id"]]
         )
-    )
+        run(mediation.create_workshop(workshop, "t"))
     run(create_user(FUNDER, PASSWORD, "funder"))
     run(create_user("coordinatrice", PASSWORD, "coordinator"))
     context = browser.new_context(

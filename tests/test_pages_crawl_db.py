@@ -174,10 +174,12 @@ async def _seed() -> dict[str, Any]:
         )
     household_ids = await Loan.select(Loan.borrower).where(Loan.borrower.kind == "household")
     workshop = await mediation.create_workshop(
-        date.today(),
-        USERS["mediator"],
-        "Atelier e-mail",
-        [row["borrower"] for row in household_ids],
+        mediation.WorkshopIn(
+            planned_on=date.today(),
+            mediator=USERS["mediator"],
+            label="Atelier e-mail",
+            borrower_ids=[row["borrower"] for row in household_ids],
+        ),
         "demo",
     )
     for role, name in USERS.items():

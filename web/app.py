@@ -20,6 +20,7 @@ from piccolo.engine import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 
 from inventory import config
+from inventory.db import PooledSQLiteEngine
 from labels.pdf import shutdown_renderers
 from web import templating
 from web.accounts import Principal
@@ -169,6 +170,8 @@ async def _close_pool() -> None:
     engine = engine_finder()
     if isinstance(engine, PostgresEngine) and engine.pool is not None:
         await engine.close_connection_pool()
+    elif isinstance(engine, PooledSQLiteEngine):
+        await engine.close_pools()
 
 
 def create_app() -> Litestar:

@@ -32,3 +32,15 @@ LENDING = frozenset({Role.mediator, Role.coordinator, Role.admin})
 PARTNERS = frozenset({Role.partner})
 # Reports: funders read those of the programmes linked to their account.
 FUNDING = frozenset({Role.coordinator, Role.admin, Role.funder})
+
+# The capabilities by name, for templates: `{% if principal.role in capabilities.MANAGERS %}`
+# reads the same sets the route guard checks, never a list of roles written in the template.
+CAPABILITIES = {
+    "WORKSHOP": WORKSHOP,
+    "STAFF": STAFF,
+    "MANAGERS": MANAGERS,
+    "LENDING": LENDING,
+    "PARTNERS": PARTNERS,
+    "FUNDING": FUNDING,
+    "EVERYONE": EVERYONE,
+}
