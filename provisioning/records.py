@@ -606,14 +606,20 @@ async def issue_pdf(record_id: int, base_url: str, actor: str) -> tuple[dict[str
     )
     digest, _ = certificates.store_pdf(content)
     async with write_transaction(SanitizationRecord):
-        current = await get(record_id)
-        if current["certificate_sha256"]:
-            issued = current["certificate_sha256"]  # another request issued it meanwhile
+        # Conditional: of two concurrent issuers, only one names its file (PostgreSQL's READ
+        # COMMITTED would let both read "not issued yet" and both write).
+        unissued = SanitizationRecord.certificate_sha256.is_null() | (
+            SanitizationRecord.certificate_sha256 == ""
+        )
+        named = (
+            await SanitizationRecord.update({SanitizationRecord.certificate_sha256: digest})
+            .where((SanitizationRecord.id == record_id) & unissued)
+            .returning(SanitizationRecord.id)
+        )
+        if not named:
+            issued = (await get(record_id))["certificate_sha256"]  # issued by another meanwhile
         else:
             issued = digest
-            await SanitizationRecord.update({SanitizationRecord.certificate_sha256: digest}).where(
-                SanitizationRecord.id == record_id
-            )
             disk = await Disk.select(Disk.device).where(Disk.id == record["disk"]).first()
             payload = {
                 "record_id": record_id,
