@@ -13,6 +13,7 @@ T = TypeVar("T")
 TABLES = [
     "funder_programme",
     "staff_role",
+    "deployment_event",
     "deployment_job",
     "host_key",
     "image",

@@ -97,7 +97,8 @@ class DeploymentEvent(Table):
     """A deployment job's status change, written in the transaction that makes it."""
 
     id: Serial
-    job = ForeignKey(references=DeploymentJob, on_delete=OnDelete.cascade, index=True)
+    # restrict: a job's history is audited and never disappears with it (invariant 9).
+    job = ForeignKey(references=DeploymentJob, on_delete=OnDelete.restrict, index=True)
     at = Timestamptz()
     status = Varchar(length=10, choices=JobStatus)
     worker = Varchar(length=120, default="")
