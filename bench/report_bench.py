@@ -235,7 +235,7 @@ def generate() -> dict[str, tuple[list[str], list[tuple[Any, ...]]]]:
     )
     sessions = []
     statuses = ["done", "done", "done", "missed", "planned", "cancelled"]
-    autonomy = ["avec_guidage", "partiellement_autonome", "autonome"]
+    autonomy = ["entierement_accompagne", "partiellement_autonome", "autonome"]
     for s in range(1, SESSIONS + 1):
         loan = loans[s % LOANS]
         planned = loan[10].date() + timedelta(days=7 if s % 2 else 30)

@@ -8,7 +8,6 @@ One command per operation, used alike by the API, the pages and the tests: `Sess
 from __future__ import annotations
 
 from datetime import date, timedelta
-from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
 import msgspec
@@ -18,85 +17,49 @@ from inventory.db import write_transaction
 from inventory.devices import write_event
 from inventory.errors import Conflict, FieldInvalid, Invalid, NotFound
 from inventory.states import N_
-from inventory.tables import Event
+from loans import coop, session_reads, session_rules
+from loans.coop import (
+    AdminTheme,
+    Autonomie,
+    Genre,
+    Materiel,
+    NiveauAtelier,
+    StatutSocial,
+    StructureDeRedirection,
+    Theme,
+    TrancheAge,
+    TypeLieu,
+)
+from loans.session_reads import get_session, last_attendance
+from loans.session_rules import Outcome
 from loans.tables import Borrower, Loan, MediationSession, SessionAttendee
 
-
-class Theme(StrEnum):
-    diagnostic_numerique = "diagnostic_numerique"
-    prendre_en_main_du_materiel = "prendre_en_main_du_materiel"
-    maintenance_de_materiel = "maintenance_de_materiel"
-    gerer_ses_contenus_numeriques = "gerer_ses_contenus_numeriques"
-    navigation_sur_internet = "navigation_sur_internet"
-    email = "email"
-    bureautique = "bureautique"
-    reseaux_sociaux_communication = "reseaux_sociaux_communication"
-    sante = "sante"
-    banque_et_achats_en_ligne = "banque_et_achats_en_ligne"
-    accompagner_un_professionnel = "accompagner_un_professionnel"
-    insertion_professionnelle = "insertion_professionnelle"
-    prevention_en_securite_numerique = "prevention_en_securite_numerique"
-    parentalite = "parentalite"
-    scolarite_et_numerique = "scolarite_et_numerique"
-    creer_avec_le_numerique = "creer_avec_le_numerique"
-    culture_numerique = "culture_numerique"
-    intelligence_artificielle = "intelligence_artificielle"
-    aide_aux_demarches_administratives = "aide_aux_demarches_administratives"
-
-
-class PlaceType(StrEnum):
-    lieu_activite = "lieu_activite"
-    domicile = "domicile"
-    a_distance = "a_distance"
-    autre = "autre"
+# What other modules read here: the Coop's vocabulary (loans.coop) and the reads
+# (loans.session_reads), kept under the names they had before the split.
+PlaceType = TypeLieu
+Autonomy = Autonomie
+SessionOut = session_reads.SessionOut
+OverdueLoan = session_reads.OverdueLoan
+RemindersOut = session_reads.RemindersOut
+THEMES, ADMIN_THEMES, PLACE_TYPES, AUTONOMY = (
+    coop.THEMES,
+    coop.ADMIN_THEMES,
+    coop.PLACE_TYPES,
+    coop.AUTONOMY,
+)
+SESSION_EVENTS = session_reads.SESSION_EVENTS
+agenda, recent, session_history = (
+    session_reads.agenda,
+    session_reads.recent,
+    session_reads.session_history,
+)
+session_out, sessions_out, reminders_out = (
+    session_reads.session_out,
+    session_reads.sessions_out,
+    session_reads.reminders_out,
+)
 
 
-class Autonomy(StrEnum):
-    avec_guidage = "avec_guidage"
-    partiellement_autonome = "partiellement_autonome"
-    autonome = "autonome"
-
-
-class Outcome(StrEnum):
-    """What a recorded session became (a planned session is not an outcome)."""
-
-    done = "done"
-    missed = "missed"
-    cancelled = "cancelled"
-
-
-THEMES: dict[str, str] = {
-    Theme.diagnostic_numerique: N_("Diagnostic numérique"),
-    Theme.prendre_en_main_du_materiel: N_("Prendre en main du matériel"),
-    Theme.maintenance_de_materiel: N_("Maintenance de matériel"),
-    Theme.gerer_ses_contenus_numeriques: N_("Gérer ses contenus numériques"),
-    Theme.navigation_sur_internet: N_("Navigation sur internet"),
-    Theme.email: N_("E-mail"),
-    Theme.bureautique: N_("Bureautique"),
-    Theme.reseaux_sociaux_communication: N_("Réseaux sociaux communication"),
-    Theme.sante: N_("Santé"),
-    Theme.banque_et_achats_en_ligne: N_("Banque et achats en ligne"),
-    Theme.accompagner_un_professionnel: N_("Accompagner un professionnel"),
-    Theme.insertion_professionnelle: N_("Insertion professionnelle"),
-    Theme.prevention_en_securite_numerique: N_("Prévention en sécurité numérique"),
-    Theme.parentalite: N_("Parentalité"),
-    Theme.scolarite_et_numerique: N_("Scolarité et numérique"),
-    Theme.creer_avec_le_numerique: N_("Créer avec le numérique"),
-    Theme.culture_numerique: N_("Culture numérique"),
-    Theme.intelligence_artificielle: N_("Intelligence artificielle"),
-    Theme.aide_aux_demarches_administratives: N_("Aide aux démarches administratives"),
-}
-PLACE_TYPES: dict[str, str] = {
-    PlaceType.lieu_activite: N_("Lieu d'activité"),
-    PlaceType.domicile: N_("À domicile"),
-    PlaceType.a_distance: N_("À distance"),
-    PlaceType.autre: N_("Autre"),
-}
-AUTONOMY: dict[str, str] = {
-    Autonomy.avec_guidage: N_("Avec guidage"),
-    Autonomy.partiellement_autonome: N_("Partiellement autonome"),
-    Autonomy.autonome: N_("Autonome"),
-}
 STATUSES = {
     "planned": N_("Prévue"),
     Outcome.done: N_("Réalisée"),
@@ -111,25 +74,49 @@ DEFAULT_FOLLOWUPS = [{"label": "prise en main", "days": 7}, {"label": "usages", 
 
 Mediator = Annotated[str, msgspec.Meta(max_length=120)]
 Label = Annotated[str, msgspec.Meta(max_length=120)]
+Short = Annotated[str, msgspec.Meta(max_length=200)]
 Notes = Annotated[str, msgspec.Meta(max_length=1000)]
 Minutes = Annotated[int, msgspec.Meta(ge=0, le=600)]
 Themes = Annotated[list[Theme], msgspec.Meta(max_length=len(Theme))]
+AdminThemes = Annotated[list[AdminTheme], msgspec.Meta(max_length=len(AdminTheme))]
+Equipment = Annotated[list[Materiel], msgspec.Meta(max_length=len(Materiel))]
+Insee = Annotated[str, msgspec.Meta(max_length=5)]
 Ids = Annotated[list[Annotated[int, msgspec.Meta(ge=1)]], msgspec.Meta(max_length=100)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=1000)]
 
 
 class SessionRecord(msgspec.Struct, forbid_unknown_fields=True):
     """What happened at a session: recording a planned one, correcting a recorded one, or (with
-    `UnplannedSessionIn`) one nobody planned. The place, duration, themes and autonomy describe
-    a session held (`done`); for a missed or cancelled one they are left empty."""
+    `UnplannedSessionIn`) one nobody planned, in the Coop de la médiation numérique's terms.
+
+    The place, commune, duration, themes, equipment and autonomy describe a session held
+    (`done`); for a missed or cancelled one they are left empty. The beneficiary's age band,
+    gender and status are optional ("non communiqué"); a workshop takes its level and its
+    number of participants instead of an autonomy."""
 
     status: Outcome
     held_on: date | None = None
     # Who held it; empty: the session's planned mediator, else whoever records it.
     mediator: Mediator = ""
-    place_type: PlaceType | None = None
+    place_type: TypeLieu | None = None
+    # The commune of the visit (INSEE code); needed at home or elsewhere, as in the Coop.
+    commune_insee: Insee = ""
     duration_minutes: Minutes = 0
     themes: Themes = []
-    autonomy: Autonomy | None = None
+    # The administrative sub-themes, with « Aide aux démarches administratives » only.
+    admin_themes: AdminThemes = []
+    demarche: Short = ""
+    materiel: Equipment = []
+    autonomy: Autonomie | None = None
+    redirection: StructureDeRedirection | None = None
+    # The structure's name or what the person was sent there for.
+    redirection_note: Short = ""
+    age_band: TrancheAge = TrancheAge.non_communique
+    gender: Genre = Genre.non_communique
+    social_status: StatutSocial = StatutSocial.non_communique
+    # A collective workshop: its level (empty: the planned one) and how many came in all.
+    level: NiveauAtelier | None = None
+    participants: Count = 0
     notes: Notes = ""
     # A collective workshop: the participants (borrower ids) who came; empty for one person.
     attended: Ids = []
@@ -139,9 +126,20 @@ class SessionRecord(msgspec.Struct, forbid_unknown_fields=True):
         "held_on": "Date de la séance",
         "mediator": "Médiateur",
         "place_type": "Type de lieu",
+        "commune_insee": "Commune",
         "duration_minutes": "Durée",
         "themes": "Thématiques",
+        "admin_themes": "Démarches administratives",
+        "demarche": "Nom de la démarche administrative",
+        "materiel": "Matériel numérique utilisé",
         "autonomy": "Niveau d'autonomie",
+        "redirection": "Structure de redirection",
+        "redirection_note": "Précision sur la redirection",
+        "age_band": "Tranche d'âge",
+        "gender": "Genre",
+        "social_status": "Statut du bénéficiaire",
+        "level": "Niveau de l'atelier",
+        "participants": "Nombre de participants",
         "notes": "Notes",
         "attended": "Présents",
     }
@@ -163,7 +161,8 @@ class UnplannedSessionIn(SessionRecord, kw_only=True):
 
 
 class WorkshopIn(msgspec.Struct, forbid_unknown_fields=True):
-    """A collective workshop planned for several borrowers."""
+    """A collective workshop planned for several borrowers; its label is the workshop's name
+    (the Coop's « Nom de l’atelier »)."""
 
     planned_on: date
     borrower_ids: Annotated[
@@ -171,75 +170,15 @@ class WorkshopIn(msgspec.Struct, forbid_unknown_fields=True):
     ]
     label: Label = ""
     mediator: Mediator = ""
+    level: NiveauAtelier | None = None
 
     field_labels: ClassVar[dict[str, str]] = {
         "planned_on": "Date de l'atelier",
         "borrower_ids": "Participants",
-        "label": "Intitulé",
+        "label": "Nom de l'atelier",
         "mediator": "Médiateur",
+        "level": "Niveau de l'atelier",
     }
-
-
-class SessionOut(msgspec.Struct):
-    """A session as the API shows it (the agenda adds `borrower_code` and `overdue`)."""
-
-    id: int
-    loan: int | None
-    borrower: int | None
-    programme: int | None
-    label: str
-    planned_on: date | None
-    status: str
-    held_on: date | None
-    mediator: str
-    place_type: str
-    duration_minutes: int
-    themes: list[str]
-    autonomy: str
-    notes: str
-    collective: bool
-    cancel_reason: str
-    attendees: list[int] = []
-    borrower_code: str | None = None
-    overdue: bool = False
-
-
-class OverdueLoan(msgspec.Struct):
-    id: int
-    borrower_code: str | None
-    due_on: date | None
-
-
-class RemindersOut(msgspec.Struct):
-    """What the daily job would send."""
-
-    today: date
-    overdue_loans: list[OverdueLoan]
-    overdue_sessions: list[SessionOut]
-    upcoming_sessions: list[SessionOut]
-
-
-def session_out(row: dict[str, Any]) -> SessionOut:
-    """A session row (from `get_session`, `agenda`, `recent`) as the API's answer."""
-    return msgspec.convert(row, SessionOut, strict=False)
-
-
-def sessions_out(rows: list[dict[str, Any]]) -> list[SessionOut]:
-    return [session_out(row) for row in rows]
-
-
-def reminders_out(
-    today: date,
-    overdue_loans: list[dict[str, Any]],
-    overdue_sessions: list[dict[str, Any]],
-    upcoming_sessions: list[dict[str, Any]],
-) -> RemindersOut:
-    return RemindersOut(
-        today=today,
-        overdue_loans=[msgspec.convert(r, OverdueLoan) for r in overdue_loans],
-        overdue_sessions=sessions_out(overdue_sessions),
-        upcoming_sessions=sessions_out(upcoming_sessions),
-    )
 
 
 async def plan_followups(
@@ -264,47 +203,6 @@ async def plan_followups(
     return ids
 
 
-def _checked(record: SessionRecord) -> dict[str, Any]:
-    """The record's values as the row stores them (plain strings), or the field at fault.
-
-    The struct is checked again (code may have built it with its constructor); a session held
-    needs its date, place, duration, themes and autonomy; a missed or cancelled one keeps none
-    of them, whoever sends them (page or API)."""
-    record = checked(record)
-    themes = [str(theme) for theme in record.themes]
-    if len(set(themes)) != len(themes):
-        raise FieldInvalid("themes", "Thématiques : une thématique est choisie deux fois.")
-    if record.status != Outcome.done:
-        return {
-            "status": str(record.status),
-            "held_on": None,
-            "place_type": "",
-            "duration_minutes": 0,
-            "themes": [],
-            "autonomy": "",
-            "notes": record.notes.strip(),
-        }
-    if record.held_on is None:
-        raise FieldInvalid("held_on", "Indiquez la date de la séance.")
-    if record.place_type is None:
-        raise FieldInvalid("place_type", f"Type de lieu attendu : {', '.join(PLACE_TYPES)}.")
-    if not 1 <= record.duration_minutes <= 600:
-        raise FieldInvalid("duration_minutes", "La durée d'une séance va de 1 à 600 minutes.")
-    if not themes:
-        raise FieldInvalid("themes", "Choisissez au moins une thématique.")
-    if record.autonomy is None:
-        raise FieldInvalid("autonomy", f"Niveau d'autonomie attendu : {', '.join(AUTONOMY)}.")
-    return {
-        "status": str(record.status),
-        "held_on": record.held_on,
-        "place_type": str(record.place_type),
-        "duration_minutes": record.duration_minutes,
-        "themes": themes,
-        "autonomy": str(record.autonomy),
-        "notes": record.notes.strip(),
-    }
-
-
 def _mediator(record: SessionRecord, row: dict[str, Any] | None, actor: str) -> str:
     """Who held the session: the one named, else the one it was planned for, else the actor."""
     return record.mediator.strip() or (row["mediator"] if row else "") or actor
@@ -312,17 +210,19 @@ def _mediator(record: SessionRecord, row: dict[str, Any] | None, actor: str) -> 
 
 async def record_session(session_id: int, record: SessionRecord, actor: str) -> dict[str, Any]:
     """Record what happened at a planned session (done, missed or cancelled), with its event."""
-    values = _checked(record)
     async with write_transaction(MediationSession):
         row = await MediationSession.select().where(MediationSession.id == session_id).first()
         if row is None:
             raise NotFound(f"Séance {session_id} inconnue.")
+        values = session_rules.values_of(record, row["collective"])
         # A session cancelled only because its loan closed may still take place: it is recorded.
         after_closing = row["status"] == "cancelled" and row["cancel_reason"].startswith(
             CLOSED_LOAN
         )
         if row["status"] != "planned" and not after_closing:
             raise Conflict("Cette séance est déjà enregistrée : corrigez-la depuis sa page.")
+        attended = await _attended(session_id, row, record)
+        session_rules.workshop_values(values, row, attended)
         await MediationSession.update(
             {
                 MediationSession.cancel_reason: "" if after_closing else row["cancel_reason"],
@@ -330,7 +230,6 @@ async def record_session(session_id: int, record: SessionRecord, actor: str) -> 
                 **{getattr(MediationSession, key): value for key, value in values.items()},
             }
         ).where(MediationSession.id == session_id)
-        attended = await _attended(session_id, row, record)
         await write_event(
             None,
             actor,
@@ -365,6 +264,7 @@ async def create_workshop(command: WorkshopIn, actor: str) -> dict[str, Any]:
                 label=(command.label.strip() or "atelier collectif")[:120],
                 status="planned",
                 collective=True,
+                level=str(command.level or ""),
             )
         ).returning(MediationSession.id)
         session_id = rows[0]["id"]
@@ -376,48 +276,13 @@ async def create_workshop(command: WorkshopIn, actor: str) -> dict[str, Any]:
             "session_planned",
             None,
             None,
-            {"session_id": session_id, "participants": len(borrower_ids)},
+            {
+                "session_id": session_id,
+                "participants": len(borrower_ids),
+                **({"level": str(command.level)} if command.level else {}),
+            },
         )
     return await get_session(session_id)
-
-
-async def get_session(session_id: int) -> dict[str, Any]:
-    row = await (
-        MediationSession.select()
-        .where(MediationSession.id == session_id)
-        .output(load_json=True)
-        .first()
-    )
-    if row is None:
-        raise NotFound(f"Séance {session_id} inconnue.")
-    row["attendees"] = [
-        a["borrower"]
-        for a in await SessionAttendee.select(SessionAttendee.borrower).where(
-            SessionAttendee.session == session_id
-        )
-    ]
-    return row
-
-
-async def agenda(today: date, mediator: str | None = None, days: int = 30) -> list[dict[str, Any]]:
-    """Planned sessions up to `days` ahead, overdue first (flagged), for one mediator or all."""
-    where = (MediationSession.status == "planned") & (
-        MediationSession.planned_on <= today + timedelta(days=days)
-    )
-    if mediator:
-        where &= MediationSession.mediator == mediator
-    rows = await (
-        MediationSession.select(
-            *MediationSession.all_columns(),
-            MediationSession.borrower.code.as_alias("borrower_code"),
-        )
-        .where(where)
-        .order_by(MediationSession.planned_on)
-        .output(load_json=True)
-    )
-    for row in rows:
-        row["overdue"] = row["planned_on"] < today
-    return rows
 
 
 # What a correction may change, in the order the history lists them.
@@ -426,16 +291,21 @@ CORRECTABLE = (
     "held_on",
     "mediator",
     "place_type",
+    "commune_insee",
     "duration_minutes",
     "themes",
+    "admin_themes",
+    "demarche",
+    "materiel",
     "autonomy",
+    "redirection",
+    "redirection_note",
+    "age_band",
+    "gender",
+    "social_status",
+    "level",
+    "participants",
     "notes",
-)
-SESSION_EVENTS = (
-    "session_recorded",
-    "session_corrected",
-    "session_cancelled",
-    "session_planned",
 )
 
 
@@ -464,7 +334,6 @@ async def _attended(session_id: int, row: dict[str, Any], record: SessionRecord)
 async def correct_session(session_id: int, record: SessionRecord, actor: str) -> dict[str, Any]:
     """Correct a recorded session: the row takes the new values and a `session_corrected`
     event keeps what changed (old and new values; notes are personal, only flagged)."""
-    values = _checked(record)
     async with write_transaction(MediationSession):
         row = await (
             MediationSession.select()
@@ -476,6 +345,9 @@ async def correct_session(session_id: int, record: SessionRecord, actor: str) ->
             raise NotFound(f"Séance {session_id} inconnue.")
         if row["status"] == "planned":
             raise Conflict("Cette séance n'est pas encore enregistrée : enregistrez-la d'abord.")
+        values = session_rules.values_of(record, row["collective"])
+        attended = await _attended(session_id, row, record)
+        session_rules.workshop_values(values, row, attended)
         new = {**values, "mediator": _mediator(record, row, actor)}
         changes: dict[str, Any] = {}
         for key in CORRECTABLE:
@@ -487,9 +359,8 @@ async def correct_session(session_id: int, record: SessionRecord, actor: str) ->
                     changes[key] = [old, new[key].isoformat() if new[key] else None]
                 else:
                     changes[key] = [row[key], new[key]]
-        attended = await _attended(session_id, row, record)
         if row["collective"]:
-            before = await _last_attendance(session_id)
+            before = await last_attendance(session_id)
             if before != attended:
                 changes["attended"] = [before, attended]
         if not changes:
@@ -513,7 +384,8 @@ async def correct_session(session_id: int, record: SessionRecord, actor: str) ->
 
 async def add_session(command: UnplannedSessionIn, actor: str) -> dict[str, Any]:
     """A session that was not planned (someone came by), recorded at once."""
-    values = _checked(command)
+    values = session_rules.values_of(command, collective=False)
+    values["level"] = ""
     if command.attended:
         raise FieldInvalid("attended", "La présence ne se note que pour un atelier collectif.")
     (borrower_id,) = await borrower_ids_by_code([command.borrower], field="borrower")
@@ -595,58 +467,3 @@ async def borrower_ids_by_code(codes: list[str], field: str = "participants") ->
     if unknown:
         raise FieldInvalid(field, f"Codes d'emprunteur inconnus : {', '.join(unknown)}.")
     return [found[c] for c in dict.fromkeys(wanted)]
-
-
-async def _session_events(session_id: int) -> list[dict[str, Any]]:
-    row = (
-        await MediationSession.select(MediationSession.loan)
-        .where(MediationSession.id == session_id)
-        .first()
-    )
-    where = Event.kind.is_in(list(SESSION_EVENTS))
-    where &= (
-        Event.loan_id.is_null()
-        if row is None or row["loan"] is None
-        else (Event.loan_id == row["loan"])
-    )
-    events = await Event.select().where(where).order_by(Event.id).output(load_json=True)
-    return [e for e in events if (e["payload"] or {}).get("session_id") == session_id]
-
-
-async def _last_attendance(session_id: int) -> list[int]:
-    for event in reversed(await _session_events(session_id)):
-        payload = event["payload"]
-        if event["kind"] == "session_corrected" and "attended" in payload.get("changes", {}):
-            return payload["changes"]["attended"][1]
-        if event["kind"] == "session_recorded" and "attended" in payload:
-            return payload["attended"]
-    return []
-
-
-async def session_history(session_id: int) -> dict[str, Any]:
-    """The session's events, oldest first, and who attended a workshop (latest word)."""
-    return {
-        "events": await _session_events(session_id),
-        "attended": await _last_attendance(session_id),
-    }
-
-
-async def recent(mediator: str | None, days: int = 60) -> list[dict[str, Any]]:
-    """Sessions recorded (held, missed or cancelled) in the last `days`, newest first."""
-    since = date.today() - timedelta(days=days)
-    where = (MediationSession.status != "planned") & (
-        (MediationSession.held_on >= since) | (MediationSession.planned_on >= since)
-    )
-    if mediator:
-        where &= MediationSession.mediator == mediator
-    rows = await (
-        MediationSession.select(
-            *MediationSession.all_columns(),
-            MediationSession.borrower.code.as_alias("borrower_code"),
-        )
-        .where(where)
-        .order_by(MediationSession.id, ascending=False)
-        .limit(100)
-        .output(load_json=True)
-    )
-    return rows

@@ -65,7 +65,7 @@ async def two_organisations() -> dict[str, Any]:
             place_type="lieu_activite",
             duration_minutes=60,
             themes=["prendre_en_main_du_materiel"],
-            autonomy="avec_guidage",
+            autonomy="entierement_accompagne",
         ),
         "mediatrice",
     )

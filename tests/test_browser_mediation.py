@@ -92,6 +92,7 @@ def test_record_then_correct_a_session(open_page: Any, server: str) -> None:
     # A refusal keeps what was typed and names the field.
     page.check("#status_done")
     page.select_option("#place_type", "domicile")
+    page.fill("#commune", "Villeurbanne")
     page.fill("#duration_minutes", "45")
     page.fill("#notes", "mails et photos")
     page.locator("form#record button[type=submit]").click()
@@ -101,7 +102,7 @@ def test_record_then_correct_a_session(open_page: Any, server: str) -> None:
     assert page.input_value("#notes") == "mails et photos"
     assert page.locator("#themes-error").count() == 1
     page.check("#theme_email")
-    page.select_option("#autonomy", "avec_guidage")
+    page.select_option("#autonomy", "entierement_accompagne")
     page.locator("form#record button[type=submit]").click()
     page.wait_for_selector("#history .event-session_recorded")
     assert page.locator("#status").inner_text() == "Réalisée"

@@ -197,7 +197,7 @@ def test_returns_repairs_and_sessions_over_the_api(api: Any) -> None:
             "place_type": "a_distance",
             "duration_minutes": 30,
             "themes": ["diagnostic_numerique"],
-            "autonomy": "avec_guidage",
+            "autonomy": "entierement_accompagne",
         },
     )
     assert recorded.status_code == 200, recorded.text

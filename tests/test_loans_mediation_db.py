@@ -93,6 +93,7 @@ def test_followups_are_planned_and_recorded(db: None) -> None:
         status="done",
         held_on=today,
         place_type="domicile",
+        commune_insee="69266",
         duration_minutes=60,
         themes=["prendre_en_main_du_materiel", "email"],
         autonomy="partiellement_autonome",
@@ -115,7 +116,11 @@ def test_followups_are_planned_and_recorded(db: None) -> None:
 def test_the_vocabulary_is_the_coop_s(db: None) -> None:
     assert len(mediation.THEMES) == 19
     assert "Aide aux démarches administratives" in mediation.THEMES.values()
-    assert set(mediation.AUTONOMY) == {"avec_guidage", "partiellement_autonome", "autonome"}
+    assert set(mediation.AUTONOMY) == {
+        "entierement_accompagne",
+        "partiellement_autonome",
+        "autonome",
+    }
 
 
 def test_a_collective_workshop(db: None) -> None:

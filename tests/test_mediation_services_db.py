@@ -12,7 +12,7 @@ import pytest
 
 from inventory.errors import Conflict, FieldInvalid, Invalid
 from inventory.tables import Event
-from loans import audit, borrowers, checkout, mediation, repairs, returns
+from loans import activities_export, audit, borrowers, checkout, mediation, repairs, returns
 from loans.tables import Charter, Loan, MediationSession
 from tests.support import loan_setup, ready_devices, run, signature_png
 
@@ -22,9 +22,10 @@ DONE = mediation.SessionRecord(
     status="done",
     held_on=date.today(),
     place_type="domicile",
+    commune_insee="69266",
     duration_minutes=45,
     themes=["email"],
-    autonomy="avec_guidage",
+    autonomy="entierement_accompagne",
     notes="première prise en main",
 )
 
@@ -132,8 +133,10 @@ def test_workshop_by_codes_with_attendance_and_its_correction(db: None) -> None:
     run(mediation.correct_session(workshop["id"], both, "mediatrice"))
     history = run(mediation.session_history(workshop["id"]))
     assert history["attended"] == [sam["id"], lou["id"]]
+    # The number of participants follows those noted present when it is not typed.
     assert history["events"][-1]["payload"]["changes"] == {
-        "attended": [[sam["id"]], [sam["id"], lou["id"]]]
+        "attended": [[sam["id"]], [sam["id"], lou["id"]]],
+        "participants": [1, 2],
     }
     stranger = run(borrowers.create_borrower(borrowers.BorrowerIn(full_name="Ali Nour")))
     with pytest.raises(Invalid, match="inscrite"):
@@ -243,6 +246,15 @@ RECORDED = (
     "autonomy",
     "notes",
     "cancel_reason",
+    "commune_insee",
+    "admin_themes",
+    "demarche",
+    "materiel",
+    "redirection",
+    "redirection_note",
+    "age_band",
+    "gender",
+    "social_status",
 )
 
 
@@ -270,13 +282,25 @@ def test_the_page_and_the_api_record_a_session_alike(
         "held_on": date.today().isoformat(),
         "place_type": "a_distance",
         "duration_minutes": 50,
-        "themes": ["email", "bureautique"],
+        "themes": ["email", "aide_aux_demarches_administratives"],
+        "admin_themes": ["logement", "justice"],
+        "demarche": "Dossier de logement social",
+        "materiel": ["ordinateur", "aucun"],
         "autonomy": "autonome",
+        "redirection": "administration",
+        "redirection_note": "Mairie annexe",
+        "age_band": "soixante_dix_plus",
+        "gender": "masculin",
+        "social_status": "retraite",
+        "commune_insee": "69266",
         "notes": " pareil ",
     }
     api = client.post(f"/api/v1/sessions/{first['id']}/record", json=body, headers=staff)
     assert api.status_code == 200, api.text
-    form = {**body, "duration_minutes": "50", "csrf_token": "ignoré"}
+    assert api.json()["activity_type"] == "individuel"
+    # The page types the commune by its name; the command takes its INSEE code.
+    form = {**body, "duration_minutes": "50", "csrf_token": "ignoré", "commune": "Villeurbanne"}
+    del form["commune_insee"]
     page = client.post(
         f"/sessions/{second['id']}", data=form, headers=staff, follow_redirects=False
     )
@@ -356,9 +380,10 @@ def test_the_page_and_the_api_correct_and_add_sessions_alike(
         "status": "done",
         "held_on": date.today().isoformat(),
         "place_type": "domicile",
+        "commune_insee": "69266",
         "duration_minutes": 30,
         "themes": ["sante"],
-        "autonomy": "avec_guidage",
+        "autonomy": "entierement_accompagne",
     }
     for session in (first, second):
         answer = client.post(f"/api/v1/sessions/{session['id']}/record", json=done, headers=staff)
@@ -406,3 +431,26 @@ def test_the_page_and_the_api_correct_and_add_sessions_alike(
     shown = client.post("/sessions/new", data={**stranger, "loan": ""}, headers=staff)
     assert shown.status_code == 422 and 'id="borrower"' in shown.text
     assert 'aria-invalid="true" aria-describedby="borrower-error"' in shown.text
+
+
+def test_the_api_exports_the_activities_as_the_coop(client: Any, tokens: dict[str, str]) -> None:
+    """GET /api/v1/sessions/activities: the Coop's columns, XLSX or CSV; a bad format is 422."""
+    loan, _ = lend()
+    first, _second = sessions_of(loan["id"])
+    run(mediation.record_session(first["id"], DONE, "mediatrice"))
+    staff = _staff(client, tokens["mediator"])
+    today = date.today().isoformat()
+    answer = client.get(
+        f"/api/v1/sessions/activities?from={today}&to={today}&format=csv", headers=staff
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/csv")
+    lines = answer.content.decode("utf-8-sig").splitlines()
+    assert lines[0].split(";") == activities_export.HEADERS
+    assert len(lines) == 2 and lines[1].split(";")[-1] == str(first["id"])
+    xlsx = client.get(f"/api/v1/sessions/activities?from={today}&to={today}", headers=staff)
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    bad = client.get(
+        f"/api/v1/sessions/activities?from={today}&to={today}&format=ods", headers=staff
+    )
+    assert bad.status_code == 422 and "Format attendu" in bad.json()["detail"]

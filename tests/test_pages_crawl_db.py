@@ -166,9 +166,10 @@ async def _seed() -> dict[str, Any]:
                 held_on=date.today(),
                 mediator=USERS["mediator"],
                 place_type="domicile",
+                commune_insee="69266",
                 duration_minutes=45,
                 themes=["prendre_en_main_du_materiel"],
-                autonomy="avec_guidage",
+                autonomy="entierement_accompagne",
             ),
             "demo",
         )

@@ -5,6 +5,7 @@ from tests.route_policies import LENDING, Policy
 
 POLICY: Policy = {
     ("GET", "/agenda"): LENDING,
+    ("GET", "/agenda/activities"): LENDING,
     ("GET", "/sessions/new"): LENDING,
     ("POST", "/sessions/new"): LENDING,
     ("GET", "/sessions/{session_id:int}"): LENDING,
@@ -14,4 +15,5 @@ POLICY: Policy = {
     ("POST", "/workshops/new"): LENDING,
     ("POST", "/api/v1/sessions"): LENDING,
     ("POST", "/api/v1/sessions/{session_id:int}/correct"): LENDING,
+    ("GET", "/api/v1/sessions/activities"): LENDING,
 }

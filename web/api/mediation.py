@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from inventory.archive import ArchiveIn
+from loans import activities_export, charter, mediation, reminders
 from loans import archive as archive_service
-from loans import charter, mediation, reminders
 from web.accounts import Principal
 from web.api.openapi import errors
 from web.roles import LENDING, MANAGERS
@@ -70,6 +70,26 @@ class SessionController(Controller):
     ) -> list[mediation.SessionOut]:
         """Planned sessions, overdue first flagged, for one mediator or all."""
         return mediation.sessions_out(await mediation.agenda(date.today(), mediator, days))
+
+    @get("/activities", opt={"roles": LENDING}, responses=errors(422))
+    async def activities(
+        self,
+        start: Annotated[date, QueryParameter(name="from")],
+        end: Annotated[date, QueryParameter(name="to")],
+        fmt: Annotated[str, QueryParameter(name="format", max_length=4)] = "xlsx",
+    ) -> Response[bytes]:
+        """The period's activities (sessions held, workshops) with the columns, order and labels
+        of the Coop de la médiation numérique's export, as XLSX or CSV."""
+        export = await activities_export.activities(start, end)
+        return Response(
+            activities_export.render(export, fmt),
+            media_type=activities_export.MEDIA_TYPES[fmt],
+            headers={
+                "Content-Disposition": (
+                    f'attachment; filename="{activities_export.filename(export, fmt)}"'
+                )
+            },
+        )
 
     @get("/{session_id:int}", opt={"roles": LENDING}, responses=errors(404))
     async def get_session(self, session_id: FromPath[int]) -> mediation.SessionOut:

@@ -9,8 +9,9 @@ import click
 
 from inventory.config import settings
 from inventory.errors import DomainError, Invalid
+from loans import activities_export
 from loans import reminders as daily
-from loans.reports import donor, funder, opendata, render
+from loans.reports import donor, funder, lieux, opendata, render
 from loans.tables import Programme
 from web.cli.base import fail, main, run_async
 
@@ -31,7 +32,10 @@ def reminders(dry_run: bool) -> None:
         click.echo("Rappels envoyés par courriel.")
 
 
-@main.group(help="Rapports : financeurs (anonymisé), donateurs, données ouvertes par commune.")
+@main.group(
+    help="Rapports : financeurs (anonymisé), donateurs, activités (Coop), lieux de médiation "
+    "numérique et données ouvertes par commune."
+)
 def report() -> None:
     pass
 
@@ -105,3 +109,37 @@ def report_opendata(start: str, end: str, threshold: int | None, out: Path) -> N
         fail(error)
     out.write_bytes(opendata.to_csv(rows, threshold))
     click.echo(f"{len(rows)} communes écrites dans {out}.")
+
+
+@report.command(
+    "lieux",
+    help="Les lieux de l'association au schéma national « lieux de médiation numérique » "
+    "(CSV ou JSON), pour la Cartographie nationale et data·inclusion.",
+)
+@click.option("--format", "kind", type=click.Choice(["csv", "json"]), default="csv")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def report_lieux(kind: str, out: Path) -> None:
+    rows, left_out = run_async(lieux.places())
+    out.write_bytes(lieux.to_csv(rows) if kind == "csv" else lieux.to_json(rows))
+    click.echo(f"{len(rows)} lieux écrits dans {out}.")
+    for name, lacking in left_out:
+        click.echo(f"Lieu « {name} » non exporté : il manque {', '.join(lacking)}.", err=True)
+
+
+@report.command(
+    "activities",
+    help="Activités de médiation d'une période au format d'export de la Coop de la médiation "
+    "numérique (XLSX ou CSV, mêmes colonnes).",
+)
+@click.option("--from", "start", required=True, help="Début de la période (AAAA-MM-JJ).")
+@click.option("--to", "end", required=True, help="Fin de la période, incluse (AAAA-MM-JJ).")
+@click.option("--format", "fmt", type=click.Choice(list(activities_export.FORMATS)), default="xlsx")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def report_activities(start: str, end: str, fmt: str, out: Path) -> None:
+    try:
+        export = run_async(activities_export.activities(_day(start), _day(end)))
+        content = activities_export.render(export, fmt)
+    except DomainError as error:
+        fail(error)
+    out.write_bytes(content)
+    click.echo(f"{len(export.rows)} lignes d'activités écrites dans {out}.")

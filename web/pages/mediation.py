@@ -10,16 +10,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from litestar import get, post
+from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from inventory.errors import DomainError
-from loans import borrowers, mediation
+from inventory.errors import DomainError, Invalid
+from loans import activities_export, borrowers, coop, mediation, session_reads
 from loans.tables import Borrower, MediationSession
 from web.accounts import Principal
 from web.forms import form_to, form_values
+from web.pages.organisations import commune_label, refusal_context, resolve_commune, text
 from web.roles import LENDING, Role
 from web.tables import StaffRole
 
@@ -39,7 +40,8 @@ def _ids(values: list[Any]) -> list[int]:
 
 
 def _refusal(error: DomainError) -> tuple[str, str | None]:
-    return str(error), getattr(error, "field", None)
+    field = getattr(error, "field", None)
+    return str(error), "commune" if field == "commune_insee" else field
 
 
 async def _names(ids: list[int]) -> dict[int, str]:
@@ -53,21 +55,62 @@ def _record_form(session: dict[str, Any]) -> dict[str, Any]:
         "status": session["status"],
         "held_on": session["held_on"].isoformat() if session["held_on"] else "",
         "place_type": session["place_type"],
+        "commune": commune_label("", session["commune_insee"]),
+        "commune_insee": session["commune_insee"],
         "duration_minutes": str(session["duration_minutes"] or ""),
         "themes": list(session["themes"] or []),
+        "admin_themes": list(session["admin_themes"] or []),
+        "demarche": session["demarche"],
+        "materiel": list(session["materiel"] or []),
         "autonomy": session["autonomy"],
+        "redirection": session["redirection"],
+        "redirection_note": session["redirection_note"],
+        "age_band": session["age_band"],
+        "gender": session["gender"],
+        "social_status": session["social_status"],
+        "level": session["level"],
+        "participants": str(session["participants"] or ""),
         "notes": session["notes"],
     }
 
 
 def _vocabularies() -> dict[str, Any]:
+    """The forms' choices: the Coop de la médiation numérique's codes and labels."""
     return {
-        "themes": mediation.THEMES,
-        "places": mediation.PLACE_TYPES,
-        "autonomy": mediation.AUTONOMY,
+        "themes": coop.THEMES,
+        "admin_themes": coop.ADMIN_THEMES,
+        "places": coop.PLACE_TYPES,
+        "autonomy": coop.AUTONOMY,
+        "materiel": coop.MATERIEL,
+        "redirections": coop.REDIRECTIONS,
+        "levels": coop.LEVELS,
+        "age_bands": coop.AGE_BANDS,
+        "genders": coop.GENDERS,
+        "social_statuses": coop.SOCIAL_STATUSES,
+        "activity_types": coop.TYPE_ACTIVITE,
+        "field_labels": mediation.SessionRecord.field_labels,
         "statuses": mediation.OUTCOMES,
+        "commune_choices": {},
         "today": date.today().isoformat(),
     }
+
+
+def _choices(refusal: DomainError) -> dict[str, Any]:
+    """The communes to choose from when the typed name is shared by several."""
+    return refusal_context(refusal).get("commune_choices", {})
+
+
+def _with_commune(data: dict[str, Any]) -> dict[str, Any]:
+    """The form with the commune typed by name resolved to its INSEE code (the command's)."""
+    _, insee = resolve_commune(data, "commune")
+    return {**data, "commune_insee": insee}
+
+
+def _shown_with_commune(command: type[mediation.SessionRecord], data: dict[str, Any]) -> dict:
+    form = _shown(command, data)
+    form["commune"] = text(data, "commune", 160)
+    form["commune_insee"] = text(data, "commune_insee", 5)
+    return form
 
 
 async def _session_context(
@@ -94,6 +137,8 @@ async def _session_context(
     )
     return {
         "session": session,
+        "activity_type": session_reads.activity_type(session),
+        "commune": commune_label("", session["commune_insee"]) if session["commune_insee"] else "",
         "recordable": recordable,
         "borrower": borrower,
         "participants": participants,
@@ -106,13 +151,7 @@ async def _session_context(
     }
 
 
-@get("/agenda", opt={"roles": LENDING}, include_in_schema=False)
-async def agenda_page(
-    principal: NamedDependency[Principal],
-    mediator: Annotated[str | None, QueryParameter(max_length=120)] = None,
-) -> Template:
-    """Planned sessions: a mediator's own by default, every mediator's for coordinators
-    (`?mediator=*` for all, `?mediator=name` for one), and the sessions recorded lately."""
+async def _agenda_context(principal: Principal, mediator: str | None) -> dict[str, Any]:
     if mediator is None:
         chosen = principal.actor if principal.role == Role.mediator else ALL
     else:
@@ -129,17 +168,57 @@ async def agenda_page(
         | {principal.actor}
     )
     recent = await mediation.recent(who, days=60)
-    return Template(
-        "agenda.html",
-        context={
-            "sessions": sessions,
-            "recent": recent,
-            "mediator": chosen,
-            "mediators": mediators,
-            "all": ALL,
-            "today": date.today(),
-        },
+    today = date.today()
+    return {
+        "sessions": sessions,
+        "recent": recent,
+        "mediator": chosen,
+        "mediators": mediators,
+        "all": ALL,
+        "today": today,
+        "export_from": today.replace(day=1).isoformat(),
+        "export_to": today.isoformat(),
+    }
+
+
+@get("/agenda", opt={"roles": LENDING}, include_in_schema=False)
+async def agenda_page(
+    principal: NamedDependency[Principal],
+    mediator: Annotated[str | None, QueryParameter(max_length=120)] = None,
+) -> Template:
+    """Planned sessions: a mediator's own by default, every mediator's for coordinators
+    (`?mediator=*` for all, `?mediator=name` for one), and the sessions recorded lately."""
+    return Template("agenda.html", context=await _agenda_context(principal, mediator))
+
+
+@get("/agenda/activities", opt={"roles": LENDING}, include_in_schema=False)
+async def activities_download(
+    principal: NamedDependency[Principal],
+    start: Annotated[str, QueryParameter(name="from", max_length=10)] = "",
+    end: Annotated[str, QueryParameter(name="to", max_length=10)] = "",
+    fmt: Annotated[str, QueryParameter(name="format", max_length=4)] = "xlsx",
+) -> Response[bytes] | Template:
+    """The period's activities as the Coop's export (XLSX or CSV), the API's same file."""
+    try:
+        export = await activities_export.activities(_day(start, "Du"), _day(end, "Au"))
+        content = activities_export.render(export, fmt)
+    except DomainError as refusal:
+        context = await _agenda_context(principal, None)
+        context.update(export_error=str(refusal), export_from=start, export_to=end)
+        return Template("agenda.html", context=context, status_code=refusal.status_code)
+    name = activities_export.filename(export, fmt)
+    return Response(
+        content,
+        media_type=activities_export.MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
+
+
+def _day(value: str, label: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"{label} : une date (AAAA-MM-JJ).") from None
 
 
 @get("/sessions/{session_id:int}", opt={"roles": LENDING}, include_in_schema=False)
@@ -162,12 +241,13 @@ async def session_submit(
 ) -> Redirect | Template:
     """Record a planned session (done, missed, cancelled); same command and service as the API."""
     try:
-        record = form_to(mediation.SessionRecord, data)
+        record = form_to(mediation.SessionRecord, _with_commune(data))
         await mediation.record_session(session_id, record, principal.actor)
     except DomainError as refusal:
         message, field = _refusal(refusal)
-        form = _shown(mediation.SessionRecord, data)
+        form = _shown_with_commune(mediation.SessionRecord, data)
         context = await _session_context(session_id, form, message, field)
+        context["commune_choices"] = _choices(refusal)
         return Template("session.html", context=context, status_code=refusal.status_code)
     return Redirect(f"/sessions/{session_id}", status_code=303)
 
@@ -183,12 +263,13 @@ async def session_correct(
 ) -> Redirect | Template:
     """Correct a recorded session: a new `session_corrected` event, the history shows both."""
     try:
-        record = form_to(mediation.SessionRecord, data)
+        record = form_to(mediation.SessionRecord, _with_commune(data))
         await mediation.correct_session(session_id, record, principal.actor)
     except DomainError as refusal:
         message, field = _refusal(refusal)
-        form = _shown(mediation.SessionRecord, data)
+        form = _shown_with_commune(mediation.SessionRecord, data)
         context = await _session_context(session_id, form, message, field)
+        context["commune_choices"] = _choices(refusal)
         return Template("session.html", context=context, status_code=refusal.status_code)
     return Redirect(f"/sessions/{session_id}?corrected=1", status_code=303)
 
@@ -214,11 +295,13 @@ async def new_session_submit(
     data: Form, principal: NamedDependency[Principal]
 ) -> Redirect | Template:
     try:
-        command = form_to(mediation.UnplannedSessionIn, data)
+        command = form_to(mediation.UnplannedSessionIn, _with_commune(data))
         session = await mediation.add_session(command, principal.actor)
     except DomainError as refusal:
         message, field = _refusal(refusal)
-        context = _new_context(_shown(mediation.UnplannedSessionIn, data), message, field)
+        form = _shown_with_commune(mediation.UnplannedSessionIn, data)
+        context = _new_context(form, message, field)
+        context["commune_choices"] = _choices(refusal)
         return Template("session_new.html", context=context, status_code=refusal.status_code)
     return Redirect(f"/sessions/{session['id']}", status_code=303)
 
@@ -227,7 +310,7 @@ async def new_session_submit(
 async def new_workshop_page() -> Template:
     """A collective workshop: date, label, participants by their borrower codes."""
     form = {"planned_on": date.today().isoformat()}
-    return Template("mediation_workshop.html", context={"form": form})
+    return Template("mediation_workshop.html", context={"form": form, "levels": coop.LEVELS})
 
 
 @post("/workshops/new", opt={"roles": LENDING}, include_in_schema=False, status_code=303)
@@ -246,13 +329,19 @@ async def new_workshop_submit(
         form = {**form_values(mediation.WorkshopIn, data), "participants": typed}
         if field == "borrower_ids":
             field = "participants"
-        context = {"form": form, "error": message, "field": field or "participants"}
+        context = {
+            "form": form,
+            "error": message,
+            "field": field or "participants",
+            "levels": coop.LEVELS,
+        }
         return Template("mediation_workshop.html", context=context, status_code=refusal.status_code)
     return Redirect(f"/sessions/{session['id']}", status_code=303)
 
 
 ROUTES: list[Any] = [
     agenda_page,
+    activities_download,
     new_session_page,
     new_session_submit,
     session_page,
