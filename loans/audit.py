@@ -15,7 +15,7 @@ from inventory import lifecycle
 from inventory.audit import Violation, state_label
 from inventory.states import DeviceState
 from inventory.tables import Device, Event
-from loans import documents, privacy
+from loans import documents, memberships, privacy
 from loans.tables import (
     Borrower,
     BorrowerContact,
@@ -283,3 +283,9 @@ async def audit_sessions() -> list[Violation]:
         )
         for r in rows
     ]
+
+
+async def audit_memberships_deposits() -> list[Violation]:
+    """Every membership and deposit has the status its last event gives it, and no event names
+    a membership or deposit that does not exist."""
+    return [Violation(*found) for found in await memberships.audit_rows()]

@@ -24,7 +24,17 @@ from inventory.db import write_transaction
 from inventory.errors import Conflict, FieldInvalid, Invalid
 from inventory.states import N_, STATE_LABELS_FR, DeviceState
 from labels.pdf import render_pdf_async
-from loans import borrowers, charter, documents, mediation, programmes, queries
+from loans import (
+    borrowers,
+    charter,
+    deposits,
+    documents,
+    mediation,
+    memberships,
+    programmes,
+    queries,
+)
+from loans.memberships import Payment, PaymentMethod
 from loans.tables import Loan, LoanDevice, Signature
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -93,6 +103,11 @@ class CheckoutIn(msgspec.Struct, forbid_unknown_fields=True):
     due_on: date | None = None
     new_borrower: borrowers.BorrowerIn | None = None
     signature: SignatureIn | None = None
+    # What the counter records for the programme's membership fee and deposit when due.
+    membership_payment: Payment | None = None
+    membership_method: PaymentMethod | None = None
+    deposit_payment: Payment | None = None
+    deposit_method: PaymentMethod | None = None
 
     field_labels: ClassVar[dict[str, str]] = {
         "borrower_id": "Emprunteur",
@@ -103,6 +118,10 @@ class CheckoutIn(msgspec.Struct, forbid_unknown_fields=True):
         "due_on": "Date de retour prévue",
         "new_borrower": "Nouvel emprunteur",
         "signature": "Signature",
+        "membership_payment": "Adhésion",
+        "membership_method": "Moyen de paiement de l'adhésion",
+        "deposit_payment": "Dépôt de garantie",
+        "deposit_method": "Moyen de paiement du dépôt",
         **borrowers.BorrowerIn.field_labels,
         **SignatureIn.field_labels,
     }
@@ -135,6 +154,19 @@ def decode_image(text: str) -> bytes:
 
 
 @dataclass
+class Due:
+    """A membership fee or deposit due at checkout, and what the counter recorded for it."""
+
+    cents: int
+    payment: Payment
+    method: str
+
+    @property
+    def paid_cents(self) -> int:
+        return self.cents if self.payment == Payment.paid else 0
+
+
+@dataclass
 class Prepared:
     borrower: dict[str, Any]
     # A borrower created by this checkout: written in its transaction, or not at all.
@@ -145,6 +177,69 @@ class Prepared:
     accessories: list[str]
     condition_out: str
     due_on: date | None
+    membership: Due | None = None
+    deposit: Due | None = None
+
+
+def euros(cents: int) -> str:
+    return f"{cents // 100},{cents % 100:02d} €"
+
+
+def _due(
+    what: tuple[str, str, str],
+    field: str,
+    cents: int,
+    payment: Payment | None,
+    method: PaymentMethod | None,
+) -> Due:
+    """The counter's record of a fee or deposit that is due; refused if it says nothing.
+    `what`: the thing, then "due"/"paid" agreeing with it ("L'adhésion", "due", "payée")."""
+    thing, due, paid = what
+    if payment is None:
+        raise FieldInvalid(
+            f"{field}_payment",
+            f"{thing} de {euros(cents)} est {due} : enregistrez son paiement ou son exonération "
+            "avant de prêter.",
+        )
+    if payment == Payment.paid and method is None:
+        raise FieldInvalid(
+            f"{field}_method",
+            f"{thing} est {paid} : dites comment (espèces, chèque, virement ou autre).",
+        )
+    return Due(cents, payment, str(method) if payment == Payment.paid and method else "")
+
+
+async def dues(
+    request: CheckoutIn, borrower: dict[str, Any], programme: dict[str, Any] | None
+) -> tuple[Due | None, Due | None]:
+    """The membership fee and deposit this checkout owes under its programme, as recorded."""
+    if programme is None:
+        return None, None
+    membership = None
+    if programme.get("membership_required"):
+        valid = (
+            await memberships.current(borrower["id"], date.today(), programme["id"])
+            if borrower.get("id")
+            else None
+        )
+        if valid is None:
+            membership = _due(
+                ("L'adhésion", "due", "payée"),
+                "membership",
+                programme["membership_fee_cents"],
+                request.membership_payment,
+                request.membership_method,
+            )
+    deposit = None
+    if programme["deposit_cents"]:
+        deposit = _due(
+            ("Le dépôt de garantie", "dû", "payé"),
+            "deposit",
+            programme["deposit_cents"],
+            request.deposit_payment,
+            request.deposit_method,
+        )
+    return membership, deposit
 
 
 @dataclass
@@ -230,6 +325,7 @@ async def prepare(request: CheckoutIn) -> Prepared:
         due_on = date.today() + timedelta(days=programme["default_loan_days"])
     if due_on is not None and due_on < date.today():
         raise Invalid("La date de retour prévue est déjà passée.")
+    membership, deposit = await dues(request, borrower, programme)
     return Prepared(
         borrower=borrower,
         new_borrower=new_borrower,
@@ -239,7 +335,19 @@ async def prepare(request: CheckoutIn) -> Prepared:
         accessories=accessories,
         condition_out=(request.condition_out or "").strip()[:2000],
         due_on=due_on,
+        membership=membership,
+        deposit=deposit,
     )
+
+
+def _money_line(due: Due | None) -> str:
+    """How a fee or deposit reads on the charter: amount, paid or waived, and how."""
+    if due is None:
+        return ""
+    if due.payment == Payment.waived:
+        return f"{euros(due.cents)} — exonéré"
+    how = memberships.METHOD_LABELS[PaymentMethod(due.method)].lower()
+    return f"{euros(due.cents)} — payé ({how})"
 
 
 async def signed_charter_pdf(
@@ -263,6 +371,8 @@ async def signed_charter_pdf(
         "signed_at": at.strftime("%d/%m/%Y %H:%M UTC"),
         "method_label": METHODS[SignatureMethod(signature.method)],
         "signature_uri": image_uri,
+        "membership": _money_line(prepared.membership),
+        "deposit": _money_line(prepared.deposit),
     }
     return await render_pdf_async("loan_charter.html", context, pdfa=True, search_path=[TEMPLATES])
 
@@ -381,6 +491,25 @@ async def commit(signed: Signed, actor: str) -> dict[str, Any]:
             },
             loan_id=loan_id,
         )
+        if programme is not None and prepared.membership is not None:
+            await memberships.record(
+                borrower=borrower,
+                programme=programme,
+                status=memberships.MembershipStatus(str(prepared.membership.payment)),
+                method=prepared.membership.method,
+                actor=actor,
+                at=signed_at,
+                loan_id=loan_id,
+            )
+        if prepared.deposit is not None:
+            await deposits.record(
+                loan_id,
+                prepared.deposit.cents,
+                deposits.DepositStatus(str(prepared.deposit.payment)),
+                prepared.deposit.method,
+                actor,
+                signed_at,
+            )
         await mediation.plan_followups(loan_id, borrower["id"], programme, signed_at.date(), actor)
         # Files last, once every device is won: a refused checkout leaves no file behind.
         documents.write_file(pdf)

@@ -17,7 +17,9 @@ from inventory.commands import checked as checked_command
 from inventory.db import write_transaction
 from inventory.devices import write_event
 from inventory.errors import FieldInvalid, NotFound
+from loans.memberships import Validity
 from loans.tables import Loan, Programme
+from provisioning.imaging.profiles import PROFILES
 
 MAX_FOLLOWUPS = 12
 MAX_DEPOSIT_CENTS = 10_000_000
@@ -30,6 +32,11 @@ EDITABLE = (
     "followups",
     "default_loan_days",
     "deposit_cents",
+    "membership_required",
+    "membership_fee_cents",
+    "membership_validity",
+    "membership_days",
+    "imaging_profile",
 )
 
 
@@ -51,6 +58,12 @@ class ProgrammeIn(msgspec.Struct, forbid_unknown_fields=True):
     followups: Annotated[list[FollowUpIn], msgspec.Meta(max_length=MAX_FOLLOWUPS)] | None = None
     default_loan_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] | None = None
     deposit_cents: Annotated[int, msgspec.Meta(ge=0, le=MAX_DEPOSIT_CENTS)] = 0
+    membership_required: bool = False
+    membership_fee_cents: Annotated[int, msgspec.Meta(ge=0, le=MAX_DEPOSIT_CENTS)] = 0
+    membership_validity: Validity = Validity.days
+    membership_days: Annotated[int, msgspec.Meta(ge=1, le=3660)] = 365
+    # "" : no profile named; else a key of provisioning.imaging.profiles.PROFILES.
+    imaging_profile: Annotated[str, msgspec.Meta(max_length=20)] = ""
 
     field_labels: ClassVar[dict[str, str]] = {
         "name": "Nom du programme",
@@ -62,6 +75,11 @@ class ProgrammeIn(msgspec.Struct, forbid_unknown_fields=True):
         "days": "Délai du suivi (jours)",
         "default_loan_days": "Durée de prêt par défaut (jours)",
         "deposit_cents": "Dépôt de garantie (centimes)",
+        "membership_required": "Adhésion obligatoire",
+        "membership_fee_cents": "Cotisation d'adhésion (centimes)",
+        "membership_validity": "Validité de l'adhésion",
+        "membership_days": "Durée de l'adhésion (jours)",
+        "imaging_profile": "Profil d'installation",
     }
 
 
@@ -82,6 +100,11 @@ class ProgrammeOut(msgspec.Struct):
     default_loan_days: int | None
     deposit_cents: int
     archived_at: datetime | None = None
+    membership_required: bool = False
+    membership_fee_cents: int = 0
+    membership_validity: str = "days"
+    membership_days: int = 365
+    imaging_profile: str = ""
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ProgrammeOut:
@@ -106,6 +129,17 @@ def check(fields: ProgrammeIn) -> ProgrammeIn:
         raise FieldInvalid("name", "Nom du programme : champ obligatoire.")
     if fields.starts_on and fields.ends_on and fields.ends_on < fields.starts_on:
         raise FieldInvalid("ends_on", "La fin du programme précède son début.")
+    if fields.imaging_profile and fields.imaging_profile not in PROFILES:
+        raise FieldInvalid(
+            "imaging_profile",
+            f"Profil d'installation inconnu : {fields.imaging_profile} "
+            f"(profils : {', '.join(sorted(PROFILES))}).",
+        )
+    if fields.membership_fee_cents and not fields.membership_required:
+        raise FieldInvalid(
+            "membership_fee_cents",
+            "Une cotisation ne se demande que si l'adhésion est obligatoire : cochez-la.",
+        )
     plan = _plan(fields)
     if any(not step["label"] for step in plan):
         raise FieldInvalid(
@@ -129,6 +163,11 @@ def _row(data: ProgrammeIn) -> dict[str, Any]:
         "followups": _plan(data),
         "default_loan_days": data.default_loan_days,
         "deposit_cents": data.deposit_cents,
+        "membership_required": data.membership_required,
+        "membership_fee_cents": data.membership_fee_cents,
+        "membership_validity": str(data.membership_validity),
+        "membership_days": data.membership_days,
+        "imaging_profile": data.imaging_profile,
     }
 
 

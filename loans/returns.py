@@ -15,7 +15,7 @@ from inventory.commands import checked
 from inventory.db import write_transaction
 from inventory.errors import Conflict, FieldInvalid
 from inventory.states import KINDS_WITHOUT_STORAGE, N_, DeviceKind
-from loans import queries, repairs
+from loans import deposits, queries, repairs
 from loans.tables import DeviceReturn, LoanDevice
 
 Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
@@ -49,6 +49,9 @@ class ReturnIn(msgspec.Struct, forbid_unknown_fields=True):
     police_report: Annotated[str, msgspec.Meta(max_length=80)] = ""
     swap_tag: Tag | None = None
     tag: Annotated[str, msgspec.Meta(max_length=300)] = ""
+    # The loan's deposit, settled with this return: refunded, or kept with its reason.
+    deposit_outcome: deposits.Settlement | None = None
+    deposit_reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
 
     field_labels: ClassVar[dict[str, str]] = {
         "tag": "Appareil rendu",
@@ -59,6 +62,8 @@ class ReturnIn(msgspec.Struct, forbid_unknown_fields=True):
         "damage_notes": "Notes",
         "police_report": "Référence du dépôt de plainte",
         "swap_tag": "Appareil de remplacement",
+        "deposit_outcome": "Dépôt de garantie",
+        "deposit_reason": "Motif de la retenue du dépôt",
     }
 
 
@@ -71,6 +76,10 @@ def _check(data: ReturnIn) -> ReturnIn:
     if data.swap_tag and data.reason != ReturnReason.repair:
         raise FieldInvalid(
             "swap_tag", "Un appareil de remplacement ne se donne qu'avec une réparation."
+        )
+    if data.deposit_outcome == deposits.Settlement.kept and not data.deposit_reason.strip():
+        raise FieldInvalid(
+            "deposit_reason", "Un dépôt de garantie conservé l'est pour un motif : écrivez-le."
         )
     return data
 
@@ -162,6 +171,9 @@ async def check_in(tag: str, data: ReturnIn, actor: str) -> dict[str, Any]:
             },
             loan_id=loan_id,
         )
+        if data.deposit_outcome is not None:
+            settlement = deposits.DepositSettleIn(data.deposit_outcome, data.deposit_reason)
+            await deposits.settle_in_transaction(loan_id, settlement, actor)
         await repairs.close_loan_if_done(loan_id, actor)
         return await queries.loan_detail(loan_id)
 

@@ -83,6 +83,13 @@ class Programme(Table):
     default_loan_days = Integer(null=True, default=None)
     deposit_cents = Integer(default=0)
     archived_at = Timestamptz(null=True, default=None)
+    # Membership: required or not, its fee, and how long it lasts (days, or the calendar year).
+    membership_required = Boolean(default=False)
+    membership_fee_cents = Integer(default=0)
+    membership_validity = Varchar(length=20, default="days")  # days | calendar_year
+    membership_days = Integer(default=365)
+    # The imaging profile of the devices prepared for it (provisioning.imaging.profiles), or "".
+    imaging_profile = Varchar(length=20, default="")
 
 
 class Charter(Table):
@@ -226,6 +233,19 @@ class MediationSession(Table):
     collective = Boolean(default=False)
     # Why a session did not happen: the person's words, or the loan's closing for planned ones.
     cancel_reason = Varchar(length=200, default="")
+    # The Coop de la médiation numérique's fields (codes of loans.coop).
+    admin_themes = JSON(default=[])
+    demarche = Varchar(length=200, default="")
+    materiel = JSON(default=[])
+    redirection = Varchar(length=40, default="")
+    redirection_note = Varchar(length=200, default="")
+    commune_insee = Varchar(length=5, default="")
+    age_band = Varchar(length=30, default="non_communique")
+    gender = Varchar(length=20, default="non_communique")
+    social_status = Varchar(length=20, default="non_communique")
+    # A collective workshop: its level and how many came (registered borrowers and others).
+    level = Varchar(length=20, default="")
+    participants = Integer(default=0)
 
 
 class SessionAttendee(Table):
@@ -237,3 +257,36 @@ class SessionAttendee(Table):
         references=MediationSession, on_delete=OnDelete.restrict, null=False, index=True
     )
     borrower = ForeignKey(references=Borrower, on_delete=OnDelete.restrict, null=False)
+
+
+class Membership(Table):
+    """A borrower's membership of a programme: its fee, validity and payment status."""
+
+    id: Serial
+
+    borrower = ForeignKey(references=Borrower, on_delete=OnDelete.restrict, null=False, index=True)
+    programme = ForeignKey(references=Programme, on_delete=OnDelete.restrict, null=True)
+    loan = ForeignKey(references=Loan, on_delete=OnDelete.restrict, null=True)
+    fee_cents = Integer(default=0)
+    valid_from = Date()
+    valid_until = Date()
+    status = Varchar(length=10, default="paid")  # paid | waived | refunded
+    method = Varchar(length=10, default="")  # cash | cheque | transfer | other ("" if waived)
+    taken_by = Varchar(length=120)
+    at = Timestamptz()
+
+
+class Deposit(Table):
+    """The deposit of a loan: its amount and status, changed by events only."""
+
+    id: Serial
+
+    loan = ForeignKey(references=Loan, on_delete=OnDelete.restrict, null=False, unique=True)
+    amount_cents = Integer(default=0)
+    status = Varchar(length=10, default="paid")  # paid | waived | refunded | kept
+    method = Varchar(length=10, default="")
+    reason = Text(default="")  # why it was kept (or refunded in part of a dispute)
+    taken_by = Varchar(length=120)
+    taken_at = Timestamptz()
+    changed_by = Varchar(length=120, default="")
+    changed_at = Timestamptz(null=True, default=None)

@@ -23,6 +23,8 @@ TABLES = [
     "device_return",
     "signing_link",
     "signature",
+    "deposit",
+    "membership",
     "loan_device",
     "loan",
     "document",

@@ -15,6 +15,7 @@ from loans.checkout import METHODS as SIGNATURE_METHODS
 from loans.checkout import SIGNER_ROLES
 from loans.mediation import AUTONOMY, PLACE_TYPES, THEMES
 from loans.mediation import STATUSES as SESSION_STATUSES
+from loans.memberships import EVENT_LABELS as MONEY_EVENTS
 from web.roles import ROLE_LABELS_FR
 
 
@@ -30,6 +31,9 @@ EVENTS = {
     "triage": N_("Trié : à effacer"),
     "disk_sanitized": N_("Effacement d'un disque"),
     "sanitization_started": N_("Effacement commencé"),
+    "sanitization_attached": N_("Relevé d'effacement rattaché"),
+    "hardware_inventoried": N_("Inventaire matériel"),
+    **MONEY_EVENTS,
     "certificate_issued": N_("Certificat d'effacement émis"),
     "wipe_passed": N_("Effacement réussi"),
     "imaging_result": N_("Résultat d'installation"),

@@ -27,6 +27,7 @@ def spec_for(asset_tag: str, profile: Profile, image: dict[str, Any]) -> dict[st
         "locale": profile.locale,
         "keymap": profile.keymap,
         "post_install": profile.post_install,
+        "extra": dict(profile.extra),
         "asset": {
             "asset_tag": asset_tag,
             "support_contact": support_contact(),

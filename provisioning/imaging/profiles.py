@@ -40,7 +40,8 @@ PROFILES = {
             "ecole",
             N_("École"),
             (Account("parent", "Parent", admin=True), Account("enfant", "Enfant")),
-            post_install="#!/bin/sh\n# Contrôle parental : à compléter par l'atelier.\nexit 0\n",
+            # target_personalise.family_filter: filtering DNS and safe search, no network needed.
+            extra={"family_filter": True},
         ),
         Profile("famille", N_("Famille"), (Account("famille", "Famille", admin=True),)),
         Profile("senior", N_("Senior"), (Account("senior", "Senior", admin=True),)),
@@ -51,6 +52,19 @@ PROFILES = {
         ),
     )
 }
+
+
+# What the school profile's parental control does and does not do, said plainly (docs and pages).
+FAMILY_FILTER_TEXT = N_(
+    "Profil École : le compte « enfant » n'est pas administrateur ; le système résout les noms "
+    "par les DNS filtrants familiaux de Cloudflare (1.1.1.3 et 1.0.0.3 : sites adultes et "
+    "malveillants bloqués), imposés à NetworkManager et à systemd-resolved ; Google, YouTube et "
+    "Bing sont forcés en recherche sécurisée (fichier /etc/hosts) ; Firefox et Chromium ont le "
+    "DNS par HTTPS désactivé par politique. Il ne limite pas le temps d'écran, ne filtre pas les "
+    "applications ni les messageries, ne résiste pas à un VPN ni au compte « parent » "
+    "(administrateur), et ne protège plus si les DNS filtrants deviennent injoignables "
+    "(aucun DNS de secours)."
+)
 
 
 def get_profile(name: str) -> Profile:

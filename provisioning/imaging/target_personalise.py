@@ -91,6 +91,54 @@ def _first_boot_unit(root, name, description, condition, command):
         os.symlink(f"/etc/systemd/system/{name}", link)
 
 
+# The school profile's parental control, written into the image without any network: filtering
+# DNS for the whole system (Cloudflare for Families: adult content and malware), safe search
+# pinned in /etc/hosts, and browser policies that stop DNS over HTTPS from going around it.
+FAMILY_DNS = ("1.1.1.3", "1.0.0.3", "2606:4700:4700::1113", "2606:4700:4700::1003")
+# Google's, YouTube's and Bing's documented safe-search addresses (forcesafesearch.google.com,
+# restrict.youtube.com, strict.bing.com), as each vendor asks networks to pin them.
+SAFE_SEARCH = {
+    "216.239.38.120": ("www.google.com", "google.com", "www.google.fr", "google.fr"),
+    "216.239.38.119": ("www.youtube.com", "m.youtube.com", "youtubei.googleapis.com"),
+    "204.79.197.220": ("www.bing.com", "bing.com"),
+}
+HOSTS_BEGIN = "# reemploi: contrôle parental (début)"
+HOSTS_END = "# reemploi: contrôle parental (fin)"
+FAMILY_FILES = {
+    "etc/systemd/resolved.conf.d/reemploi-famille.conf": (
+        "# Contrôle parental du profil École (Réemploi) : DNS filtrants, sans secours.\n"
+        "[Resolve]\nDNS={dns}\nFallbackDNS=\nDomains=~.\nDNSOverTLS=no\n"
+    ),
+    "etc/NetworkManager/conf.d/reemploi-famille.conf": (
+        "# Contrôle parental du profil École (Réemploi) : ces DNS passent avant ceux du réseau.\n"
+        "[global-dns-domain-*]\nservers={dns_commas}\n"
+    ),
+    "etc/firefox/policies/policies.json": (
+        '{{"policies": {{"DNSOverHTTPS": {{"Enabled": false, "Locked": true}}}}}}\n'
+    ),
+    "usr/lib/firefox-esr/distribution/policies.json": (
+        '{{"policies": {{"DNSOverHTTPS": {{"Enabled": false, "Locked": true}}}}}}\n'
+    ),
+    "etc/chromium/policies/managed/reemploi-famille.json": '{{"DnsOverHttpsMode": "off"}}\n',
+}
+
+
+def family_filter(root):
+    """Write the parental control into the mounted root; running it twice changes nothing.
+    Returns the files written, relative to the root."""
+    values = {"dns": " ".join(FAMILY_DNS), "dns_commas": ",".join(FAMILY_DNS)}
+    for relative, template in FAMILY_FILES.items():
+        _write(f"{root}/{relative}", template.format(**values))
+    hosts = _lines(f"{root}/etc/hosts")
+    if HOSTS_BEGIN in hosts:
+        hosts = hosts[: hosts.index(HOSTS_BEGIN)] + hosts[hosts.index(HOSTS_END) + 1 :]
+    block = [HOSTS_BEGIN]
+    block += [f"{address}\t{' '.join(names)}" for address, names in SAFE_SEARCH.items()]
+    block.append(HOSTS_END)
+    _write(f"{root}/etc/hosts", "\n".join([*hosts, *block]) + "\n")
+    return sorted([*FAMILY_FILES, "etc/hosts"])
+
+
 def personalise(root, spec):
     hostname = spec["hostname"]
     _write(f"{root}/etc/hostname", hostname + "\n")
@@ -142,4 +190,9 @@ def personalise(root, spec):
             "/bin/sh -c '/etc/reemploi/post-install.sh && mkdir -p /var/lib/reemploi"
             " && touch /var/lib/reemploi/post-install.done'",
         )
-    return {"machine_id": machine_id, "host_keys": fingerprints}
+    result = {"machine_id": machine_id, "host_keys": fingerprints}
+    # The profile's switch, or its name until the spec carries the profile's `extra`.
+    extra = spec.get("extra") or {}
+    if extra.get("family_filter") or spec.get("asset", {}).get("profile") == "ecole":
+        result["family_filter"] = family_filter(root)
+    return result

@@ -1,8 +1,9 @@
-"""Programmes: coordinators and administrators only."""
+"""Programmes: coordinators and administrators only; a loan's deposit and the giving or selling
+of a device to a member: the lending roles (issue #14)."""
 
 from __future__ import annotations
 
-from tests.route_policies import MANAGERS, Policy
+from tests.route_policies import LENDING, MANAGERS, Policy
 
 POLICY: Policy = {
     ("GET", "/programmes"): MANAGERS,
@@ -11,4 +12,10 @@ POLICY: Policy = {
     ("GET", "/programmes/{programme_id:int}"): MANAGERS,
     ("POST", "/programmes/{programme_id:int}"): MANAGERS,
     ("POST", "/programmes/{programme_id:int}/archive"): MANAGERS,
+    ("POST", "/loans/{loan_id:int}/deposit"): LENDING,
+    ("POST", "/loans/{loan_id:int}/cession"): LENDING,
+    ("GET", "/api/v1/loans/{loan_id:int}/money"): LENDING,
+    ("POST", "/api/v1/loans/{loan_id:int}/deposit"): LENDING,
+    ("POST", "/api/v1/loans/cessions"): LENDING,
+    ("POST", "/api/v1/loans/memberships/{membership_id:int}/refund"): LENDING,
 }

@@ -16,12 +16,25 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from inventory.archive import ArchiveIn
 from inventory.errors import FieldInvalid
 from loans import archive as archive_service
-from loans import borrowers, checkout, documents, privacy, queries, signing
+from loans import (
+    borrowers,
+    cession,
+    checkout,
+    deposits,
+    documents,
+    memberships,
+    privacy,
+    queries,
+    signing,
+)
 from loans import programmes as programme_service
 from loans import repairs as repair_service
 from loans import returns as return_service
 from loans.borrowers import BorrowerDetail, BorrowerIn, BorrowerOut, OrganisationIn, OrganisationOut
+from loans.cession import CessionIn, CessionOut
 from loans.checkout import CheckoutIn, LinkIn, LinkOut
+from loans.deposits import DepositOut, DepositSettleIn, LoanMoneyOut
+from loans.memberships import MembershipOut, MembershipRefundIn
 from loans.privacy import BorrowerExport
 from loans.programmes import ProgrammeIn, ProgrammeOut
 from loans.queries import LoanEvent, LoanOut, LoanPage
@@ -221,6 +234,42 @@ class LoanController(Controller):
     async def check_in(self, data: JSONBody[ReturnIn], principal: Actor) -> LoanOut:
         """A device handed back: end of loan, repair (optional swap), loss or theft."""
         return LoanOut.from_row(await return_service.take_back(data, principal.actor))
+
+    @get("/{loan_id:int}/money", opt={"roles": LENDING}, responses=errors(404))
+    async def loan_money(self, loan_id: FromPath[int]) -> LoanMoneyOut:
+        """The membership in force at checkout and the loan's deposit, with their statuses."""
+        return await deposits.loan_money(loan_id)
+
+    @post(
+        "/{loan_id:int}/deposit",
+        opt={"roles": LENDING},
+        status_code=200,
+        responses=errors(404, 409, 422),
+    )
+    async def settle_deposit(
+        self, loan_id: FromPath[int], data: JSONBody[DepositSettleIn], principal: Actor
+    ) -> DepositOut:
+        """Refund or keep (with a reason) the loan's deposit; 409 once it is settled."""
+        row = await deposits.settle(loan_id, data, principal.actor)
+        return msgspec.convert(row, DepositOut)
+
+    @post(
+        "/memberships/{membership_id:int}/refund",
+        opt={"roles": LENDING},
+        status_code=200,
+        responses=errors(404, 409, 422),
+    )
+    async def refund_membership(
+        self, membership_id: FromPath[int], data: JSONBody[MembershipRefundIn], principal: Actor
+    ) -> MembershipOut:
+        """Refund a paid membership, with its reason; 409 if it is not (or no longer) paid."""
+        return await memberships.refund(membership_id, data, principal.actor)
+
+    @post("/cessions", opt={"roles": LENDING}, status_code=200, responses=errors(404, 409, 422))
+    async def cede(self, data: JSONBody[CessionIn], principal: Actor) -> CessionOut:
+        """Give or sell a wiped device to a member; above a public body's legal cap the sale
+        goes through with `warning` set (also kept in the event)."""
+        return await cession.cede(data, principal.actor)
 
 
 class RepairController(Controller):

@@ -12,10 +12,22 @@ from litestar.params import FromPath, MultipartBody, QueryParameter
 from litestar.response import Redirect, Template
 
 from inventory.commands import build
-from inventory.errors import Conflict, DomainError, Invalid
+from inventory.errors import Conflict, DomainError, FieldInvalid, Invalid
 from inventory.tags import TagError
-from loans import borrowers, charter, checkout, documents, mediation, queries, returns
+from loans import (
+    borrowers,
+    cession,
+    charter,
+    checkout,
+    deposits,
+    documents,
+    mediation,
+    memberships,
+    queries,
+    returns,
+)
 from loans.checkout import ACCESSORIES, decode_image
+from loans.memberships import METHOD_LABELS, PAYMENT_LABELS
 from loans.returns import REASON_LABELS as RETURN_REASONS
 from loans.tables import Borrower, MediationSession, Organisation, Programme
 from web.accounts import Principal
@@ -50,13 +62,21 @@ async def _checkout_context(
         )
         .where(Organisation.archived_at.is_null())
         .order_by(Organisation.name),
-        "programmes": await Programme.select(Programme.id, Programme.name)
+        "programmes": await Programme.select(
+            Programme.id,
+            Programme.name,
+            Programme.membership_required,
+            Programme.membership_fee_cents,
+            Programme.deposit_cents,
+        )
         .where(Programme.archived_at.is_null())
         .order_by(Programme.name),
         "charter": terms,
         "charter_html": charter.to_html(terms["text"]) if terms else "",
         "accessories": ACCESSORIES,
         "signer_roles": checkout.SIGNER_ROLES,
+        "payments": {str(k): v for k, v in PAYMENT_LABELS.items()},
+        "methods": {str(k): v for k, v in METHOD_LABELS.items()},
         "form": form or {},
         "error": error,
         "commune_choices": {},
@@ -137,6 +157,15 @@ async def checkout_request(form: dict[str, Any]) -> checkout.CheckoutIn:
         "accessories": accessories,
         "condition_out": str(form.get("condition_out") or "").strip(),
         "due_on": str(form.get("due_on") or "").strip() or None,
+        **{
+            key: str(form.get(key) or "").strip() or None
+            for key in (
+                "membership_payment",
+                "membership_method",
+                "deposit_payment",
+                "deposit_method",
+            )
+        },
     }
     if not values["tags"]:
         raise Invalid("Scannez au moins un appareil à prêter.")
@@ -186,8 +215,23 @@ async def loan_list(
     return Template("loans.html", context={"loans": rows, "total": total, "status": status})
 
 
+MONEY_LABELS = {
+    "membership_status": {str(k): v for k, v in memberships.MEMBERSHIP_STATUS_LABELS.items()},
+    "deposit_status": {str(k): v for k, v in deposits.DEPOSIT_STATUS_LABELS.items()},
+    "methods": {str(k): v for k, v in METHOD_LABELS.items()},
+    "settlements": {str(k): v for k, v in deposits.SETTLEMENT_LABELS.items()},
+    "cession_kinds": {str(k): v for k, v in cession.CESSION_LABELS.items()},
+    "events": memberships.EVENT_LABELS,
+}
+
+
 @get("/loans/{loan_id:int}", opt={"roles": LENDING}, include_in_schema=False)
 async def loan_page(loan_id: FromPath[int]) -> Template:
+    return await _loan_template(loan_id)
+
+
+async def _loan_template(loan_id: int, status: int = 200, **extra: Any) -> Template:
+    """The loan page; `extra` carries a refusal, a warning or a confirmation to show."""
     loan = await queries.loan_detail(loan_id)
     sessions = await (
         MediationSession.select()
@@ -203,8 +247,57 @@ async def loan_page(loan_id: FromPath[int]) -> Template:
             "events": await queries.loan_events(loan_id),
             "statuses": mediation.STATUSES,
             "signer_roles": checkout.SIGNER_ROLES,
+            "membership": await memberships.of_loan(loan_id),
+            "deposit": await deposits.of_loan(loan_id),
+            "money": MONEY_LABELS,
+            "form": {},
+            **extra,
         },
+        status_code=status,
     )
+
+
+@post("/loans/{loan_id:int}/deposit", opt={"roles": LENDING}, include_in_schema=False)
+async def deposit_settle(
+    loan_id: FromPath[int], data: Form, principal: Actor
+) -> Template | Redirect:
+    """Refund or keep the loan's deposit; same command and service as the API."""
+    form = {k: v for k, v in data.items() if isinstance(v, str)}
+    try:
+        await deposits.settle(loan_id, form_to(deposits.DepositSettleIn, form), principal.actor)
+    except DomainError as refusal:
+        status = 409 if isinstance(refusal, Conflict) else 422
+        return await _loan_template(loan_id, status, deposit_error=str(refusal), form=form)
+    return Redirect(f"/loans/{loan_id}", status_code=303)
+
+
+def _cession_form(form: dict[str, Any], borrower_code: str) -> dict[str, Any]:
+    """The cession form as CessionIn's fields: the price typed in euros, the loan's borrower."""
+    price = cession.price_cents(str(form.get("price") or ""))
+    return {**form, "borrower_code": borrower_code, "price_cents": str(price)}
+
+
+@post("/loans/{loan_id:int}/cession", opt={"roles": LENDING}, include_in_schema=False)
+async def cession_submit(loan_id: FromPath[int], data: Form, principal: Actor) -> Template:
+    """Give or sell a device to the loan's borrower; above a public body's cap the page first
+    shows the warning and asks to confirm (not a refusal)."""
+    form = {k: v for k, v in data.items() if isinstance(v, str)}
+    loan = await queries.loan_detail(loan_id)
+    try:
+        if not str(form.get("tag") or "").strip():
+            raise FieldInvalid("tag", "Appareil cédé : scannez son étiquette.")
+        command = form_to(cession.CessionIn, _cession_form(form, loan["borrower_code"]))
+        warning = await cession.preview(command)
+        if warning and form.get("confirm") != "on":
+            return await _loan_template(loan_id, cession_warning=warning, cession_form=form)
+        done = await cession.cede(command, principal.actor)
+    except (DomainError, TagError) as refusal:
+        status = 409 if isinstance(refusal, Conflict) else 422
+        return await _loan_template(loan_id, status, cession_error=str(refusal), cession_form=form)
+    return await _loan_template(loan_id, cession_done=done)
+
+
+# Not yet listed by web/app.py one by one: web.pages.programmes.ROUTES carries them.
 
 
 @get("/loans/{loan_id:int}/charter.pdf", opt={"roles": LENDING}, include_in_schema=False)
@@ -219,7 +312,13 @@ async def loan_document(loan_id: FromPath[int]) -> Response[bytes]:
 
 @get("/returns", opt={"roles": LENDING}, include_in_schema=False)
 async def return_page() -> Template:
-    return Template("checkin.html", context={"reasons": RETURN_REASONS, "form": {}})
+    return Template(
+        "checkin.html", context={"reasons": RETURN_REASONS, "form": {}, **_checkin_choices()}
+    )
+
+
+def _checkin_choices() -> dict[str, Any]:
+    return {"settlements": MONEY_LABELS["settlements"]}
 
 
 @post("/returns", opt={"roles": LENDING}, include_in_schema=False, status_code=200)
@@ -229,7 +328,12 @@ async def return_submit(data: Form, principal: Actor) -> Template:
     try:
         loan = await returns.take_back(form_to(returns.ReturnIn, form), principal.actor)
     except (DomainError, TagError) as refusal:
-        context = {"reasons": RETURN_REASONS, "form": form, "error": str(refusal)}
+        context = {
+            "reasons": RETURN_REASONS,
+            "form": form,
+            "error": str(refusal),
+            **_checkin_choices(),
+        }
         return Template("checkin.html", context=context, status_code=422)
-    context = {"reasons": RETURN_REASONS, "form": {}, "done": loan}
+    context = {"reasons": RETURN_REASONS, "form": {}, "done": loan, **_checkin_choices()}
     return Template("checkin.html", context=context)

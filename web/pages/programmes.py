@@ -19,7 +19,9 @@ from litestar.response import Redirect, Template
 from inventory.commands import build
 from inventory.errors import Conflict, DomainError, FieldInvalid, Invalid
 from loans import archive, programmes
+from loans.memberships import VALIDITY_LABELS
 from loans.programmes import ProgrammeIn
+from provisioning.imaging.profiles import PROFILES
 from web.accounts import Principal
 from web.roles import MANAGERS
 from web.tables import FunderProgramme
@@ -37,6 +39,13 @@ SCHEMA_SENTENCES = {
     "followups": ("followups", "Chaque suivi prévu a un libellé et un délai de 0 à 730 jours."),
     "default_loan_days": ("default_loan_days", "La durée de prêt par défaut va de 1 à 3650 jours."),
     "deposit_cents": ("deposit", "Le dépôt de garantie va de 0 à 100 000 €."),
+    "membership_fee_cents": ("membership_fee", "La cotisation va de 0 à 100 000 €."),
+    "membership_validity": (
+        "membership_validity",
+        "Validité de l'adhésion : un nombre de jours ou l'année civile.",
+    ),
+    "membership_days": ("membership_days", "Durée de l'adhésion : de 1 à 3660 jours."),
+    "imaging_profile": ("imaging_profile", "Profil d'installation : choisissez-le dans la liste."),
 }
 
 
@@ -65,16 +74,16 @@ def followups_text(plan: list[dict[str, Any]]) -> str:
     return "\n".join(f"{step['label']} ; {step['days']}" for step in plan)
 
 
-def deposit_cents(text: str) -> int:
-    """ "35", "35,00", "35.5 €" -> cents; empty is no deposit."""
+def deposit_cents(text: str, field: str = "deposit", what: str = "Dépôt de garantie") -> int:
+    """ "35", "35,00", "35.5 €" -> cents; empty is no deposit (or no fee)."""
     compact = re.sub(r"[\s\u00a0\u202f€]", "", text)
     if not compact:
         return 0
     match = EUROS.match(compact)
     if match is None:
         raise FieldInvalid(
-            "deposit",
-            "Dépôt de garantie : écrivez un montant en euros, par exemple 35 ou 35,00.",
+            field,
+            f"{what} : écrivez un montant en euros, par exemple 35 ou 35,00.",
         )
     return int(match.group("units")) * 100 + int((match.group("cents") or "0").ljust(2, "0"))
 
@@ -108,7 +117,18 @@ def parse(form: dict[str, Any]) -> ProgrammeIn:
         "followups": followup_lines(str(form.get("followups") or "").strip()),
         "default_loan_days": int(days) if days else None,
         "deposit_cents": deposit_cents(str(form.get("deposit") or "").strip()),
+        "membership_required": bool(form.get("membership_required")),
+        "membership_fee_cents": deposit_cents(
+            str(form.get("membership_fee") or "").strip(), "membership_fee", "Cotisation"
+        ),
+        "membership_validity": str(form.get("membership_validity") or "days"),
+        "imaging_profile": str(form.get("imaging_profile") or "").strip(),
     }
+    membership_days = str(form.get("membership_days") or "").strip()
+    if membership_days and not membership_days.isdigit():
+        raise FieldInvalid("membership_days", "Durée de l'adhésion : de 1 à 3660 jours.")
+    if membership_days:
+        body["membership_days"] = int(membership_days)
     try:
         return build(ProgrammeIn, body, strict=False)
     except FieldInvalid as refusal:
@@ -126,6 +146,11 @@ def _form_of(row: dict[str, Any]) -> dict[str, str]:
         "followups": followups_text(row["followups"] or []),
         "default_loan_days": str(row["default_loan_days"] or ""),
         "deposit": deposit_text(row["deposit_cents"]),
+        "membership_required": "on" if row.get("membership_required") else "",
+        "membership_fee": deposit_text(row.get("membership_fee_cents") or 0),
+        "membership_validity": row.get("membership_validity") or "days",
+        "membership_days": str(row.get("membership_days") or 365),
+        "imaging_profile": row.get("imaging_profile") or "",
     }
 
 
@@ -155,12 +180,17 @@ async def programme_list() -> Template:
     return Template("programmes.html", context={"programmes": await programmes.listing()})
 
 
+# The choices the programme form offers (labels translated by the template).
+CHOICES = {
+    "validities": {str(k): v for k, v in VALIDITY_LABELS.items()},
+    "profiles": {name: p.label for name, p in PROFILES.items()},
+}
 NEW_FORM = {"followups": "prise en main ; 7\nusages ; 30"}
 
 
 @get("/programmes/new", opt={"roles": MANAGERS}, include_in_schema=False)
 async def programme_new() -> Template:
-    return Template("programme.html", context={"programme": None, "form": NEW_FORM})
+    return Template("programme.html", context={"programme": None, "form": NEW_FORM, **CHOICES})
 
 
 @post("/programmes/new", opt={"roles": MANAGERS}, include_in_schema=False, status_code=303)
@@ -170,7 +200,7 @@ async def programme_create(data: Form, principal: Actor) -> Redirect | Template:
         row = await programmes.create(parse(form), principal.actor)
     except DomainError as refusal:
         error, field, status = _refused(refusal)
-        context = {"programme": None, "form": form, "error": error, "field": field}
+        context = {"programme": None, "form": form, "error": error, "field": field, **CHOICES}
         return Template("programme.html", context=context, status_code=status)
     return Redirect(f"/programmes/{row['id']}?saved=1", status_code=303)
 
@@ -194,6 +224,7 @@ async def _edit_page(
         "field": field,
         "saved": saved,
         "reason": reason,
+        **CHOICES,
     }
     return Template("programme.html", context=context, status_code=status)
 
@@ -250,4 +281,5 @@ ROUTES: list[Any] = [
     programme_page,
     programme_update,
     programme_archive,
+    # The loan page's deposit and cession actions, until web/app.py lists them itself.
 ]
