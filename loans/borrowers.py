@@ -17,7 +17,7 @@ from inventory.commands import checked as checked_command
 from inventory.db import write_transaction
 from inventory.devices import write_event
 from inventory.errors import Conflict, FieldInvalid, Invalid, NotFound
-from loans import programmes
+from loans import communes, programmes
 from loans.tables import Borrower, BorrowerContact, Organisation
 
 
@@ -165,6 +165,30 @@ def _insee(code: str) -> str:
     return code
 
 
+def _commune(name: str, code: str) -> tuple[str, str]:
+    """(name, INSEE code) of a borrower's commune: a name typed without its code (the API, a
+    checkout's new household) is looked up in loans.communes, so open data counts it."""
+    name, code = _text(name, 120, "Commune"), _insee(code)
+    if not name or code:
+        return name, code
+    try:
+        found = communes.resolve(name)
+    except Invalid:
+        raise FieldInvalid(
+            "commune",
+            f"Commune : aucune commune ne s'appelle « {name} » ; vérifiez l'orthographe ou "
+            "indiquez son code INSEE.",
+        ) from None
+    if found.commune is None:
+        labels = ", ".join(c.label for c in found.choices[:5])
+        raise FieldInvalid(
+            "commune",
+            f"Commune : plusieurs communes s'appellent « {name} » ({labels}) ; précisez le "
+            f"département, par exemple « {found.choices[0].label} », ou le code INSEE.",
+        )
+    return found.commune.name, found.commune.insee
+
+
 def organisation(
     name: str, kind: str, commune: str = "", insee_code: str = "", qpv: bool = False
 ) -> OrganisationIn:
@@ -270,12 +294,13 @@ async def check_borrower(data: BorrowerIn) -> NewBorrower:
         guardian_name=_text(data.guardian_name, 200, "Représentant légal"),
         referent=_text(data.referent, 200, "Référent"),
     )
+    commune, insee_code = _commune(data.commune, data.insee_code)
     row = dict(
         code=await _new_code(),
         kind=str(data.kind),
         organisation=data.organisation_id,
-        commune=_text(data.commune, 120, "Commune"),
-        insee_code=_insee(data.insee_code),
+        commune=commune,
+        insee_code=insee_code,
         qpv_resident=data.qpv_resident,
         children_count=data.children_count,
         school=data.school_id,

@@ -103,7 +103,9 @@ def test_coordinator_page_has_the_figures_and_svg_charts(
     assert {k: v.replace("&lt;", "<") for k, v in shown.items()} == {
         row.key: row.display for _, row in report.rows()
     }
-    assert shown["devices_lent"] == "3" and shown["households"] == "&lt; 5"
+    assert shown["collected_total"] == "2" and shown["households"] == "&lt; 5"
+    assert shown["devices_lent"] == "&lt; 5" and shown["qpv_share"] == "masqué"
+    assert "data-note>Secret statistique (seuil 5)" in page.text
     assert "ADEME" in page.text and "27 kg CO2e" in page.text
     as_json = app_client.get(
         f"/api/v1/reports/funder?{period(scenario)}", headers=bearer(tokens["coordinator"])

@@ -57,7 +57,7 @@ def report_charts(report: FunderReport) -> list[str]:
     ]
     charts = [
         bars("Appareils collectés par type de donateur", collected),
-        bars("Séances", sections["sessions"].rows[:3]),
+        bars("Séances", [r for r in sections["sessions"].rows if r.key.startswith("sessions_")]),
         bars("Thématiques", sections["themes"].rows),
         bars("Autonomie atteinte", sections["autonomy"].rows),
     ]

@@ -1,35 +1,40 @@
-"""The funder report: SQL aggregates over one programme (or all) and a period, anonymised.
+"""The funder report: the figures of one programme (or all) over a period, under statistical
+secrecy (loans.reports.suppression).
 
-Every figure is computed by the database (COUNT, SUM, GROUP BY, scalar subqueries): no Python loop
-walks rows, so a year of a large workshop is a handful of queries. The same SQL runs on SQLite and
-PostgreSQL; only the JSON array expansion of the session themes differs.
-
-Counts about people (loans, households, children, organisations, sessions…) from 1 to N-1, N being
-the threshold (REEMPLOI_REPORT_THRESHOLD, default 5), are shown as "< N"; zero stays zero. Device
-counts of the workshop are not about people and are shown as they are.
+Counts about people (borrowers, loans and the devices lent with them, sessions, themes,
+memberships, deposits, devices given or sold) from 1 to N-1, N being the threshold
+(REEMPLOI_REPORT_THRESHOLD, default 5), are shown as "< N"; zero stays zero. Other cells are then
+masked ("masqué") until none of them can be recomputed through the relations the report prints;
+the note says which. The workshop's own figures (collection, wiping, imaging, devices retired for
+parts or recycling) are not about people and are shown as they are.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
 import msgspec
-from piccolo.engine import engine_finder
-from piccolo.engine.postgres import PostgresEngine
 
 from inventory.clock import now
 from inventory.config import settings
-from inventory.errors import Invalid, NotFound
-from inventory.states import DonorKind
-from inventory.tables import Event
-from loans.mediation import AUTONOMY, THEMES
-from loans.reports import impact
+from inventory.errors import NotFound
+from inventory.states import RETIREMENT_LABELS_FR, DonorKind, RetirementReason
+from loans import communes, coop, memberships
+from loans.reports import impact, suppression
+from loans.reports.funder_cells import Builder, Row, Section
+from loans.reports.funder_sql import SCHOOL_KINDS, _bounds, _Query, check_period, grouped, scalars
 from loans.tables import Programme
 
+__all__ = ["SCHOOL_KINDS", "Row", "Section", "_Query", "_bounds", "check_period", "funder_report"]
+
 DEFAULT_THRESHOLD = 5
+MASKED = "masqué"
+# The place-type and autonomy labels are the Coop's (loans.coop), as the sessions record them.
+PLACE_LABELS, AUTONOMY_LABELS, THEME_LABELS = coop.PLACE_TYPES, coop.AUTONOMY, coop.THEMATIQUES
 DONOR_KIND_LABELS = {
     "company": "Entreprises",
     "public_body": "Collectivités et services publics",
@@ -37,15 +42,18 @@ DONOR_KIND_LABELS = {
     "association": "Associations",
     "individual": "Particuliers",
 }
-SCHOOL_KINDS = ("school", "college")
+# Retirements that are not about people (lost, stolen, given and sold are: see the loans and
+# memberships sections).
+WORKSHOP_RETIREMENTS = (RetirementReason.parts, RetirementReason.recycled_weee)
 DEFINITIONS = (
     "Définitions : les appareils collectés sont ceux des dons reçus dans la période (toute "
-    "l'activité de l'atelier, quel que soit le programme) ; les foyers, enfants, organisations, "
-    "établissements et communes sont ceux des emprunteurs ayant un prêt en cours à un moment de "
-    "la période ; les prêts en cours sont comptés au dernier jour ; le taux de perte rapporte les "
-    "appareils perdus ou volés dans la période aux appareils prêtés à un moment de la période ; "
-    "les heures de médiation sont celles des séances réalisées. Les dates sont comptées en temps "
-    "universel (UTC)."
+    "l'activité de l'atelier, quel que soit le programme), comme les appareils sortis du parc ; "
+    "les foyers, enfants, organisations, établissements et communes sont ceux des emprunteurs "
+    "ayant un prêt en cours à un moment de la période ; les prêts en cours sont comptés au "
+    "dernier jour ; le taux de perte rapporte les appareils perdus ou volés dans la période aux "
+    "appareils en prêt à un moment de la période ; les séances de la période sont comptées au "
+    "jour où elles ont eu lieu, sinon au jour prévu ; les heures de médiation sont celles des "
+    "séances réalisées. Les dates sont comptées en temps universel (UTC)."
 )
 
 
@@ -62,22 +70,6 @@ def fmt(value: int | Decimal) -> str:
 
 
 @dataclass
-class Row:
-    key: str
-    label: str
-    value: int | Decimal | None  # None when suppressed
-    display: str
-    unit: str = ""
-
-
-@dataclass
-class Section:
-    key: str
-    title: str
-    rows: list[Row] = field(default_factory=list)
-
-
-@dataclass
 class FunderReport:
     programme: str
     funder: str
@@ -87,6 +79,8 @@ class FunderReport:
     generated_at: datetime
     sections: list[Section]
     impact: dict[str, Any]
+    note: str = ""
+    model: suppression.Model | None = None
 
     def rows(self) -> list[tuple[Section, Row]]:
         return [(section, row) for section in self.sections for row in section.rows]
@@ -96,183 +90,6 @@ class FunderReport:
             if row.key == key:
                 return row.display
         raise KeyError(key)
-
-
-class _Query:
-    """Collects the arguments of a raw query in order; `p` returns Piccolo's placeholder."""
-
-    def __init__(self) -> None:
-        self.args: list[Any] = []
-
-    def p(self, value: Any) -> str:
-        self.args.append(value)
-        return "{}"
-
-
-def check_period(start: date, end: date) -> None:
-    if end < start:
-        raise Invalid("La fin de la période précède son début.")
-    if start.year < 1990 or end.year > 2200:
-        raise Invalid("Une période de rapport se situe entre 1990 et 2200.")
-    if (end - start).days > 3660:
-        raise Invalid("Une période de rapport dure au plus dix ans.")
-
-
-def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    """The period as UTC instants: from `start` 00:00 to the day after `end` 00:00 (excluded)."""
-    return (
-        datetime.combine(start, time(), tzinfo=UTC),
-        datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC),
-    )
-
-
-def _is_postgres() -> bool:
-    return isinstance(engine_finder(), PostgresEngine)
-
-
-async def _raw(q: _Query, sql: str) -> list[dict[str, Any]]:
-    return await Event.raw(sql, *q.args)
-
-
-async def _scalars(start: date, end: date, programme_id: int | None) -> dict[str, int]:
-    s, e = _bounds(start, end)
-    q = _Query()
-    prog = f" AND l.programme = {int(programme_id)}" if programme_id is not None else ""
-    prog_s = f" AND ms.programme = {int(programme_id)}" if programme_id is not None else ""
-
-    def reached() -> str:
-        return (
-            f"SELECT l.borrower FROM loan l WHERE l.opened_at < {q.p(e)}"
-            f" AND (l.closed_at IS NULL OR l.closed_at >= {q.p(s)}){prog}"
-        )
-
-    def sessions(where: str) -> str:
-        return f"SELECT COUNT(*) FROM mediation_session ms WHERE {where}{prog_s}"
-
-    parts = {
-        "sanitized_clear": "SELECT COUNT(*) FROM sanitization_record WHERE status = 'passed'"
-        f" AND method_type = 'clear' AND finished_at >= {q.p(s)} AND finished_at < {q.p(e)}",
-        "sanitized_purge": "SELECT COUNT(*) FROM sanitization_record WHERE status = 'passed'"
-        f" AND method_type = 'purge' AND finished_at >= {q.p(s)} AND finished_at < {q.p(e)}",
-        "imaged": "SELECT COUNT(*) FROM event WHERE kind = 'image_verified'"
-        f" AND at >= {q.p(s)} AND at < {q.p(e)}",
-        "loans_new": f"SELECT COUNT(*) FROM loan l WHERE l.opened_at >= {q.p(s)}"
-        f" AND l.opened_at < {q.p(e)}{prog}",
-        "devices_lent": "SELECT COUNT(*) FROM loan_device ld JOIN loan l ON ld.loan = l.id"
-        f" WHERE ld.out_at >= {q.p(s)} AND ld.out_at < {q.p(e)}{prog}",
-        "laptops_lent": "SELECT COUNT(*) FROM loan_device ld JOIN loan l ON ld.loan = l.id"
-        " JOIN device d ON ld.device = d.id WHERE d.kind = 'laptop'"
-        f" AND ld.out_at >= {q.p(s)} AND ld.out_at < {q.p(e)}{prog}",
-        "loans_active_end": f"SELECT COUNT(*) FROM loan l WHERE l.opened_at < {q.p(e)}"
-        f" AND (l.closed_at IS NULL OR l.closed_at >= {q.p(e)}){prog}",
-        "on_loan_during": "SELECT COUNT(*) FROM loan_device ld JOIN loan l ON ld.loan = l.id"
-        f" WHERE ld.out_at < {q.p(e)} AND (ld.returned_at IS NULL OR ld.returned_at >= {q.p(s)})"
-        f"{prog}",
-        "repaired": "SELECT COUNT(*) FROM repair_ticket t LEFT JOIN loan l ON t.loan = l.id"
-        " WHERE t.outcome IN ('repaired', 'swapped')"
-        f" AND t.closed_at >= {q.p(s)} AND t.closed_at < {q.p(e)}{prog}",
-    }
-    for key, reasons in (("returned", "'end'"), ("lost", "'lost'"), ("stolen", "'stolen'")):
-        parts[key] = (
-            "SELECT COUNT(*) FROM device_return r JOIN loan l ON r.loan = l.id"
-            f" WHERE r.reason IN ({reasons}) AND r.at >= {q.p(s)} AND r.at < {q.p(e)}{prog}"
-        )
-    parts["households"] = (
-        f"SELECT COUNT(*) FROM borrower b WHERE b.kind = 'household' AND b.id IN ({reached()})"
-    )
-    parts["children"] = (
-        "SELECT COALESCE(SUM(b.children_count), 0) FROM borrower b"
-        f" WHERE b.kind = 'household' AND b.id IN ({reached()})"
-    )
-    parts["qpv"] = (
-        "SELECT COALESCE(SUM(CASE WHEN b.qpv_resident THEN 1 ELSE 0 END), 0) FROM borrower b"
-        f" WHERE b.kind = 'household' AND b.id IN ({reached()})"
-    )
-    parts["organisations"] = (
-        f"SELECT COUNT(*) FROM borrower b WHERE b.kind = 'organisation' AND b.id IN ({reached()})"
-    )
-    kinds = ", ".join(f"'{k}'" for k in SCHOOL_KINDS)
-    parts["schools"] = (
-        f"SELECT COUNT(*) FROM organisation o WHERE o.kind IN ({kinds}) AND ("
-        f"o.id IN (SELECT b.school FROM borrower b WHERE b.id IN ({reached()}))"
-        f" OR o.id IN (SELECT b.organisation FROM borrower b WHERE b.id IN ({reached()})))"
-    )
-    parts["communes"] = (
-        "SELECT COUNT(DISTINCT b.insee_code) FROM borrower b"
-        f" WHERE b.insee_code <> '' AND b.id IN ({reached()})"
-    )
-    parts["sessions_planned"] = sessions(
-        f"ms.planned_on >= {q.p(start)} AND ms.planned_on <= {q.p(end)}"
-    )
-    parts["sessions_done"] = sessions(
-        f"ms.status = 'done' AND ms.held_on >= {q.p(start)} AND ms.held_on <= {q.p(end)}"
-    )
-    parts["sessions_missed"] = sessions(
-        f"ms.status = 'missed' AND COALESCE(ms.held_on, ms.planned_on) >= {q.p(start)}"
-        f" AND COALESCE(ms.held_on, ms.planned_on) <= {q.p(end)}"
-    )
-    parts["minutes"] = (
-        "SELECT COALESCE(SUM(ms.duration_minutes), 0) FROM mediation_session ms"
-        f" WHERE ms.status = 'done' AND ms.held_on >= {q.p(start)} AND ms.held_on <= {q.p(end)}"
-        f"{prog_s}"
-    )
-    sql = "SELECT " + ", ".join(f"({sub}) AS {key}" for key, sub in parts.items())
-    row = (await _raw(q, sql))[0]
-    return {key: int(row[key] or 0) for key in parts}
-
-
-async def _grouped(start: date, end: date, programme_id: int | None) -> dict[str, dict[str, int]]:
-    prog_s = f" AND ms.programme = {int(programme_id)}" if programme_id is not None else ""
-    q = _Query()
-    collected = await _raw(
-        q,
-        "SELECT dn.kind AS k, COUNT(*) AS n FROM device d JOIN donation o ON d.donation = o.id"
-        f" JOIN donor dn ON o.donor = dn.id WHERE o.received_on >= {q.p(start)}"
-        f" AND o.received_on <= {q.p(end)} GROUP BY dn.kind",
-    )
-    done = f"ms.status = 'done' AND ms.held_on >= {{}} AND ms.held_on <= {{}}{prog_s}"
-    expand = (
-        "json_array_elements_text(ms.themes::json) AS j(value)"
-        if _is_postgres()
-        else "json_each(ms.themes) AS j"
-    )
-    q = _Query()
-    q.args = [start, end]
-    themes = await _raw(
-        q,
-        f"SELECT j.value AS k, COUNT(*) AS n FROM mediation_session ms, {expand}"
-        f" WHERE {done} GROUP BY j.value",
-    )
-    autonomy = await _raw(
-        q,
-        "SELECT ms.autonomy AS k, COUNT(*) AS n FROM mediation_session ms"
-        f" WHERE {done} GROUP BY ms.autonomy",
-    )
-    return {
-        name: {str(r["k"]): int(r["n"]) for r in rows}
-        for name, rows in (("collected", collected), ("themes", themes), ("autonomy", autonomy))
-    }
-
-
-class _Anonymiser:
-    def __init__(self, threshold: int) -> None:
-        self.threshold = threshold
-
-    def small(self, n: int) -> bool:
-        return 0 < n < self.threshold
-
-    def count(self, key: str, label: str, n: int, sensitive: bool = True) -> Row:
-        if sensitive and self.small(n):
-            return Row(key, label, None, f"< {self.threshold}")
-        return Row(key, label, n, fmt(n))
-
-    def ratio(self, key: str, label: str, part: int, whole: int, hidden: bool) -> Row:
-        if hidden or self.small(part):
-            return Row(key, label, None, "—", "%")
-        if whole == 0:
-            return Row(key, label, None, "—", "%")
-        value = (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), ROUND_HALF_UP)
-        return Row(key, label, value, fmt(value), "%")
 
 
 async def programme_label(programme_id: int | None) -> tuple[str, str]:
@@ -288,112 +105,248 @@ async def programme_label(programme_id: int | None) -> tuple[str, str]:
     return row["name"], row["funder"]
 
 
+def _breakdown(
+    b: Builder, section: str, prefix: str, labels: dict[str, str], found: dict[str, int]
+) -> list[str]:
+    """Rows for every known code (zeros too), then codes the labels do not know, then the
+    records without one; returns their keys (their sum is the whole)."""
+    keys = []
+    codes = [*labels, *sorted(k for k in found if k and k not in labels)]
+    for code in codes:
+        keys.append(
+            b.count(section, f"{prefix}_{code}", labels.get(code, code), found.get(code, 0))
+        )
+    if found.get(""):
+        keys.append(b.count(section, f"{prefix}_none", "Non renseigné", found[""]))
+    return keys
+
+
+def _euros(cents: int) -> Decimal:
+    return Decimal(cents) / 100
+
+
 async def funder_report(
-    programme_id: int | None, start: date, end: date, *, threshold: int | None = None
+    programme_id: int | None,
+    start: date,
+    end: date,
+    *,
+    threshold: int | None = None,
+    complementary: bool = True,
 ) -> FunderReport:
-    """The anonymised figures of a programme (None: all) from `start` to `end` included."""
+    """The anonymised figures of a programme (None: all) from `start` to `end` included;
+    `complementary=False` only for the tests that show what it prevents."""
     check_period(start, end)
     threshold = threshold or default_threshold()
     name, funder = await programme_label(programme_id)
-    n = await _scalars(start, end, programme_id)
-    groups = await _grouped(start, end, programme_id)
-    a = _Anonymiser(threshold)
+    n = await scalars(start, end, programme_id)
+    groups = await grouped(start, end, programme_id)
+    money = await memberships.report_figures(programme_id, start, end)
+    b = Builder()
 
+    b.section("workshop", "Atelier : appareils collectés et préparés (toute l'activité)")
     collected = groups["collected"]
-    workshop = Section("workshop", "Atelier : appareils collectés et préparés (toute l'activité)")
-    workshop.rows.append(
-        a.count("collected_total", "Appareils collectés", sum(collected.values()), False)
-    )
-    for kind in DonorKind:
-        label = f"Collectés : {DONOR_KIND_LABELS[kind.value]}"
-        workshop.rows.append(
-            a.count(f"collected_{kind.value}", label, collected.get(kind, 0), False)
+    parts = [
+        b.count(
+            "workshop",
+            f"collected_{kind.value}",
+            f"Collectés : {DONOR_KIND_LABELS[kind.value]}",
+            collected.get(kind.value, 0),
+            sensitive=False,
         )
-    workshop.rows += [
-        a.count(
-            "sanitized_clear",
-            "Disques effacés : Clear (NIST SP 800-88)",
-            n["sanitized_clear"],
-            False,
-        ),
-        a.count(
-            "sanitized_purge",
-            "Disques effacés : Purge (NIST SP 800-88)",
-            n["sanitized_purge"],
-            False,
-        ),
-        a.count("imaged", "Appareils installés (image vérifiée)", n["imaged"], False),
+        for kind in DonorKind
     ]
-    lost = n["lost"] + n["stolen"]
-    loans = Section("loans", "Prêts")
-    loans.rows = [
-        a.count("loans_new", "Nouveaux prêts", n["loans_new"]),
-        a.count("devices_lent", "Appareils prêtés", n["devices_lent"], False),
-        a.count("loans_active_end", "Prêts en cours en fin de période", n["loans_active_end"]),
-        a.count("devices_returned", "Appareils rendus en fin de prêt", n["returned"], False),
-        a.count("devices_repaired", "Appareils réparés", n["repaired"], False),
-        a.count("devices_lost", "Appareils perdus", n["lost"]),
-        a.count("devices_stolen", "Appareils volés", n["stolen"]),
-        a.ratio("loss_rate", "Taux de perte ou de vol", lost, n["on_loan_during"], False),
+    total = sum(collected.get(kind.value, 0) for kind in DonorKind)
+    b.count(
+        "workshop",
+        "collected_total",
+        "Appareils collectés",
+        total,
+        sensitive=False,
+        role=suppression.Role.total,
+        first=True,
+    )
+    b.relation(
+        suppression.total("Appareils collectés par type de donateur", "collected_total", parts)
+    )
+    b.count(
+        "workshop",
+        "sanitized_clear",
+        "Disques effacés : Clear (NIST SP 800-88)",
+        n["sanitized_clear"],
+        sensitive=False,
+    )
+    b.count(
+        "workshop",
+        "sanitized_purge",
+        "Disques effacés : Purge (NIST SP 800-88)",
+        n["sanitized_purge"],
+        sensitive=False,
+    )
+    b.count(
+        "workshop", "imaged", "Appareils installés (image vérifiée)", n["imaged"], sensitive=False
+    )
+    for reason in WORKSHOP_RETIREMENTS:
+        label = f"Sortis du parc : {RETIREMENT_LABELS_FR[reason].lower()}"
+        b.count(
+            "workshop",
+            f"retired_{reason.value}",
+            label,
+            groups["retired"].get(reason.value, 0),
+            sensitive=False,
+        )
+
+    b.section("loans", "Prêts")
+    b.count("loans", "loans_new", "Nouveaux prêts", n["loans_new"], role=suppression.Role.part)
+    b.count(
+        "loans", "devices_lent", "Appareils prêtés", n["devices_lent"], role=suppression.Role.total
+    )
+    # Each new loan lends at least one device; the others are unknown to the reader.
+    b.hidden("devices_lent_beyond_first", n["devices_lent"] - n["loans_new"], sensitive=False)
+    b.relation(
+        suppression.total(
+            "Appareils prêtés et nouveaux prêts",
+            "devices_lent",
+            ["loans_new", "devices_lent_beyond_first"],
+        )
+    )
+    b.count(
+        "loans",
+        "on_loan_during",
+        "Appareils en prêt pendant la période",
+        n["on_loan_during"],
+        role=suppression.Role.total,
+    )
+    b.count("loans", "loans_active_end", "Prêts en cours en fin de période", n["loans_active_end"])
+    b.count("loans", "devices_returned", "Appareils rendus en fin de prêt", n["returned"])
+    b.count("loans", "devices_repaired", "Appareils réparés", n["repaired"], sensitive=False)
+    b.count("loans", "devices_lost", "Appareils perdus", n["lost"])
+    b.count("loans", "devices_stolen", "Appareils volés", n["stolen"])
+    b.ratio(
+        "loans",
+        "loss_rate",
+        "Taux de perte ou de vol",
+        ["devices_lost", "devices_stolen"],
+        "on_loan_during",
+        "Taux de perte : perdus et volés sur appareils en prêt",
+    )
+
+    b.section("people", "Publics touchés")
+    b.count("people", "households", "Foyers équipés", n["households"], role=suppression.Role.total)
+    b.count("people", "children", "Enfants dans ces foyers", n["children"])
+    b.count("people", "organisations", "Organisations emprunteuses", n["organisations"])
+    b.count("people", "schools", "Établissements scolaires", n["schools"])
+    b.count("people", "communes", "Communes", n["communes"])
+    b.hidden("qpv_households", n["qpv"], sensitive=True)
+    b.ratio(
+        "people",
+        "qpv_share",
+        "Part des foyers en QPV",
+        ["qpv_households"],
+        "households",
+        "Part des foyers en QPV : foyers en QPV sur foyers équipés",
+    )
+
+    b.section("communes", "Foyers équipés par commune")
+    by_commune = groups["communes"]
+    keys = []
+    for code in sorted(by_commune, key=lambda c: (c == "", -by_commune[c], c)):
+        known = communes.by_insee(code) if code else None
+        label = known.label if known else (f"Commune {code}" if code else "Commune non renseignée")
+        keys.append(b.count("communes", f"commune_{code or 'none'}", label, by_commune[code]))
+    b.relation(suppression.total("Foyers équipés par commune", "households", keys))
+
+    b.section("sessions", "Médiation numérique")
+    b.count(
+        "sessions",
+        "sessions_planned",
+        "Séances de la période",
+        n["sessions_planned"],
+        role=suppression.Role.total,
+    )
+    statuses = [
+        b.count("sessions", "sessions_done", "Séances réalisées", n["sessions_done"]),
+        b.count("sessions", "sessions_missed", "Absences", n["sessions_missed"]),
+        b.count("sessions", "sessions_cancelled", "Séances annulées", n["sessions_cancelled"]),
+        b.count("sessions", "sessions_pending", "Séances encore prévues", n["sessions_pending"]),
     ]
-    people = Section("people", "Publics touchés")
-    households_hidden = a.small(n["households"])
-    people.rows = [
-        a.count("households", "Foyers équipés", n["households"]),
-        a.count("children", "Enfants dans ces foyers", n["children"]),
-        a.count("organisations", "Organisations emprunteuses", n["organisations"]),
-        a.count("schools", "Établissements scolaires", n["schools"]),
-        a.count("communes", "Communes", n["communes"]),
-        a.ratio(
-            "qpv_share", "Part des foyers en QPV", n["qpv"], n["households"], households_hidden
-        ),
-    ]
+    b.relation(suppression.total("Séances de la période par statut", "sessions_planned", statuses))
     hours = Decimal(n["minutes"]) / 60
-    sessions = Section("sessions", "Médiation numérique")
-    sessions.rows = [
-        a.count("sessions_planned", "Séances prévues", n["sessions_planned"]),
-        a.count("sessions_done", "Séances réalisées", n["sessions_done"]),
-        a.count("sessions_missed", "Absences", n["sessions_missed"]),
-        Row("mediation_hours", "Heures de médiation", hours, fmt(hours), "h")
-        if not a.small(n["sessions_done"])
-        else Row("mediation_hours", "Heures de médiation", None, f"< {threshold}", "h"),
-    ]
-    themes = Section("themes", "Thématiques des séances réalisées")
+    b.figure(
+        "sessions", "mediation_hours", "Heures de médiation", hours, "h", follows="sessions_done"
+    )
+
+    b.section("places", "Lieux des séances réalisées")
+    places = _breakdown(b, "places", "place", PLACE_LABELS, groups["places"])
+    b.relation(suppression.total("Séances réalisées par type de lieu", "sessions_done", places))
+
+    b.section("themes", "Thématiques des séances réalisées")
     ordered = sorted(groups["themes"].items(), key=lambda item: (-item[1], item[0]))
-    themes.rows = [a.count(f"theme_{k}", THEMES.get(k, k), v) for k, v in ordered]
-    autonomy = Section("autonomy", "Autonomie atteinte (séances réalisées)")
-    autonomy.rows = [
-        a.count(f"autonomy_{k}", label, groups["autonomy"].get(k, 0))
-        for k, label in AUTONOMY.items()
-    ]
+    for code, count in ordered:  # a session has one theme or more: no sum to print
+        b.count("themes", f"theme_{code}", THEME_LABELS.get(code, code), count)
+
+    b.section("autonomy", "Autonomie atteinte (séances réalisées)")
+    levels = _breakdown(b, "autonomy", "autonomy", AUTONOMY_LABELS, groups["autonomy"])
+    b.relation(suppression.total("Séances réalisées par autonomie", "sessions_done", levels))
+
+    b.section("memberships", "Adhésions, cautions et cessions")
+    b.count("memberships", "memberships_paid", "Adhésions payées", money.memberships_paid)
+    b.count("memberships", "memberships_waived", "Adhésions offertes", money.memberships_waived)
+    b.amount(
+        "memberships",
+        "membership_fees",
+        "Cotisations encaissées (€)",
+        _euros(money.membership_fees_cents),
+        "€",
+        per="memberships_paid",
+        relation="Cotisations : montant de l'adhésion × adhésions payées",
+    )
+    b.count("memberships", "deposits_taken", "Cautions encaissées", money.deposits_taken)
+    b.count("memberships", "deposits_refunded", "Cautions rendues", money.deposits_refunded)
+    b.count("memberships", "deposits_kept", "Cautions conservées", money.deposits_kept)
+    b.count("memberships", "devices_given", "Appareils donnés", money.devices_given)
+    b.count("memberships", "devices_sold", "Appareils vendus", money.devices_sold)
+    b.amount(
+        "memberships",
+        "sales",
+        "Montant des ventes (€)",
+        _euros(money.sales_cents),
+        "€",
+        per="devices_sold",
+        relation="Ventes : prix × appareils vendus",
+    )
+
+    b.section("impact", "Impact environnemental (ADEME)")
+    b.count(
+        "impact", "laptops_lent", "Ordinateurs portables reconditionnés prêtés", n["laptops_lent"]
+    )
+    b.hidden("other_devices_lent", n["devices_lent"] - n["laptops_lent"], sensitive=True)
+    b.relation(
+        suppression.total(
+            "Appareils prêtés : portables et autres",
+            "devices_lent",
+            ["laptops_lent", "other_devices_lent"],
+        )
+    )
+    unit = impact.avoided(1)
     avoided = impact.avoided(n["laptops_lent"])
-    environment = Section("impact", "Impact environnemental (ADEME)")
-    environment.rows = [
-        a.count(
-            "laptops_lent", "Ordinateurs portables reconditionnés prêtés", n["laptops_lent"], False
-        ),
-        Row(
-            "co2e_avoided",
-            "Émissions évitées (kg CO2e)",
-            avoided["co2e_kg"],
-            fmt(avoided["co2e_kg"]),
+    for key, label, what in (
+        ("co2e_avoided", "Émissions évitées (kg CO2e)", "co2e_kg"),
+        ("raw_materials_avoided", "Matières premières préservées (kg)", "raw_materials_kg"),
+        ("ewaste_avoided", "Déchets électroniques évités (kg)", "ewaste_kg"),
+    ):
+        b.amount(
+            "impact",
+            key,
+            label,
+            avoided[what],
             "kg",
-        ),
-        Row(
-            "raw_materials_avoided",
-            "Matières premières préservées (kg)",
-            avoided["raw_materials_kg"],
-            fmt(avoided["raw_materials_kg"]),
-            "kg",
-        ),
-        Row(
-            "ewaste_avoided",
-            "Déchets électroniques évités (kg)",
-            avoided["ewaste_kg"],
-            fmt(avoided["ewaste_kg"]),
-            "kg",
-        ),
-    ]
+            per="laptops_lent",
+            factor=Fraction(unit[what]),
+            relation=f"{label} : facteur ADEME × portables",
+        )
+
+    masking = suppression.suppress(b.model(), threshold, complementary=complementary)
+    sections = b.sections(masking, threshold, fmt, MASKED)
     return FunderReport(
         programme=name,
         funder=funder,
@@ -401,8 +354,10 @@ async def funder_report(
         end=end,
         threshold=threshold,
         generated_at=now(),
-        sections=[workshop, loans, people, sessions, themes, autonomy, environment],
+        sections=sections,
         impact=impact.figures(),
+        note=b.note(masking, sections),
+        model=b.model(),
     )
 
 
@@ -411,6 +366,7 @@ class RowOut(msgspec.Struct):
     label: str
     display: str
     unit: str
+    masked: str = ""
 
 
 class SectionOut(msgspec.Struct):
@@ -427,6 +383,7 @@ class FunderReportOut(msgspec.Struct):
     start: date = msgspec.field(name="from")
     end: date = msgspec.field(name="to")
     threshold: int = 0
+    note: str = ""
     sections: list[SectionOut] = []
     sources: dict[str, Any] = {}
 
@@ -438,12 +395,16 @@ def report_out(report: FunderReport) -> FunderReportOut:
         start=report.start,
         end=report.end,
         threshold=report.threshold,
+        note=report.note,
         sections=[
             SectionOut(
                 key=s.key,
                 title=s.title,
                 rows=[
-                    RowOut(key=r.key, label=r.label, display=r.display, unit=r.unit) for r in s.rows
+                    RowOut(
+                        key=r.key, label=r.label, display=r.display, unit=r.unit, masked=r.masked
+                    )
+                    for r in s.rows
                 ],
             )
             for s in report.sections

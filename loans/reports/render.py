@@ -45,6 +45,7 @@ def meta_rows(report: FunderReport) -> list[list[str]]:
         ["rapport", "debut", "Début", report.start.isoformat(), ""],
         ["rapport", "fin", "Fin", report.end.isoformat(), ""],
         ["rapport", "seuil", "Seuil de secret statistique", str(report.threshold), ""],
+        ["rapport", "note", "Secret statistique", report.note, ""],
     ]
 
 
