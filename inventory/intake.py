@@ -1,8 +1,8 @@
 """Intake: sites, donors, donations, and the asset tags allocated to what arrives.
 
-Each operation has its command here (`SiteIn`, `DonorIn`, `DonationIn`, `TaggedDeviceIn`) and
-its answer (`SiteOut`, `DonorOut`, `DonationOut`); the API decodes into the command, the pages
-convert their forms into it, and the service checks it again before writing.
+Each operation has its command here (`DonorIn`, `DonationIn`, `TaggedDeviceIn`) and its answer
+(`DonorOut`, `DonationOut`); sites have theirs in `inventory.sites`. The API decodes into the
+command, the pages convert their forms into it, and the service checks it again before writing.
 """
 
 from __future__ import annotations
@@ -20,6 +20,13 @@ from inventory.devices import write_event
 from inventory.errors import Conflict, FieldInvalid, Invalid, NotFound
 from inventory.history import REGISTERED
 from inventory.kinds import parse_kind
+
+# Sites have their own module (their public description is long); their names stay importable here.
+from inventory.sites import SiteIn as SiteIn
+from inventory.sites import SiteOut as SiteOut
+from inventory.sites import add_site as add_site
+from inventory.sites import create_site as create_site
+from inventory.sites import list_sites as list_sites
 from inventory.states import DONOR_KIND_LABELS_FR, DeviceKind, DeviceState, DonorKind
 from inventory.tables import Device, Donation, Donor, Site, TagCounter
 from inventory.tags import format_tag, parse_tag
@@ -30,59 +37,6 @@ Note = Annotated[str, msgspec.Meta(max_length=2000)]
 # The words people use for a kind (« PC portable », « Tour »…) are accepted, then read by
 # `inventory.kinds.parse_kind`; a word naming no kind is refused with the accepted ones.
 KindWords = Annotated[str, msgspec.Meta(max_length=60)]
-
-
-# --- Sites ------------------------------------------------------------------------------------
-
-
-class SiteIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """Open a site: a workshop or a place where devices are kept."""
-
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]  # site.name is varchar(120)
-    address: Note = ""
-    phone: Annotated[str, msgspec.Meta(max_length=40)] = ""
-
-    field_labels: ClassVar[dict[str, str]] = {
-        "name": "Nom du site",
-        "address": "Adresse",
-        "phone": "Téléphone",
-    }
-
-
-class SiteOut(msgspec.Struct):
-    id: int
-    name: str
-    address: str
-    phone: str
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> SiteOut:
-        return cls(row["id"], row["name"], row["address"], row["phone"])
-
-
-async def add_site(data: SiteIn) -> SiteOut:
-    """A new site; its name is unique."""
-    data = checked(msgspec.structs.replace(data, name=data.name.strip()))
-    if await Site.exists().where(Site.name == data.name):
-        raise Invalid(f"Le site « {data.name} » existe déjà.")
-    rows = await Site.insert(
-        Site(name=data.name, address=data.address, phone=data.phone)
-    ).returning(*Site.all_columns())
-    return SiteOut.from_row(rows[0])
-
-
-async def create_site(name: str, address: str = "", phone: str = "") -> dict[str, Any]:
-    """`add_site` for code that names the fields (tests, demo): the row as a dict."""
-    site = await add_site(SiteIn(name=name, address=address, phone=phone))
-    return msgspec.structs.asdict(site) | {"archived_at": None}
-
-
-async def list_sites(include_archived: bool = False) -> list[SiteOut]:
-    """Sites that take new work, by name; `include_archived` lists the archived ones too."""
-    query = Site.select().order_by(Site.name)
-    if not include_archived:
-        query = query.where(Site.archived_at.is_null())
-    return [SiteOut.from_row(r) for r in await query]
 
 
 # --- Donors -----------------------------------------------------------------------------------

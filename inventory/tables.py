@@ -11,6 +11,7 @@ from piccolo.columns import (
     BigInt,
     Boolean,
     Date,
+    DoublePrecision,
     ForeignKey,
     Integer,
     Serial,
@@ -34,6 +35,37 @@ class Site(Table):
     phone = Varchar(length=40, default="")
     # Set by inventory.archive: an archived site takes no new work but stays in every history.
     archived_at = Timestamptz(null=True, default=None)
+    # What the national "lieux de médiation numérique" schema describes (inventory.sites); a
+    # cell of several values joins them with "|", the schema's separator. Nullable so that a
+    # row written by the admin's generic form (which sends null for what it leaves out) is
+    # accepted: `inventory.sites` reads null as blank and writes "".
+    address_complement = Varchar(length=200, default="", null=True)
+    postal_code = Varchar(length=5, default="", null=True)
+    commune = Varchar(length=160, default="", null=True)
+    insee_code = Varchar(length=5, default="", null=True)
+    latitude = DoublePrecision(null=True, default=None)
+    longitude = DoublePrecision(null=True, default=None)
+    siret = Varchar(length=14, default="", null=True)
+    typology = Text(default="", null=True)
+    emails = Text(default="", null=True)
+    websites = Text(default="", null=True)
+    opening_hours = Text(default="", null=True)
+    summary = Varchar(length=280, default="", null=True)
+    description = Text(default="", null=True)
+    roaming = Varchar(length=20, default="", null=True)
+    parent_structure = Varchar(length=200, default="", null=True)
+    services = Text(default="", null=True)
+    publics = Text(default="", null=True)
+    specific_support = Text(default="", null=True)
+    fees = Text(default="", null=True)
+    national_programmes = Text(default="", null=True)
+    labels = Text(default="", null=True)
+    other_labels = Varchar(length=200, default="", null=True)
+    access_modes = Text(default="", null=True)
+    support_modes = Text(default="", null=True)
+    accessibility_url = Text(default="", null=True)
+    booking_url = Text(default="", null=True)
+    updated_at = Timestamptz(null=True, default=None)
 
 
 class Donor(Table):

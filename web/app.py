@@ -57,6 +57,7 @@ from web.pages import reports as report_pages
 from web.pages import selfcheck as selfcheck_pages
 from web.pages import session as session_pages
 from web.pages import signing as signing_pages
+from web.pages import sites as sites_pages
 from web.pages import verify as verify_pages
 from web.pages import wiping as wiping_pages
 from web.pages import workshop as workshop_pages
@@ -135,13 +136,18 @@ ROUTE_HANDLERS = [
     loan_pages.loan_document,
     loan_pages.return_page,
     loan_pages.return_submit,
+    loan_pages.deposit_settle,
+    loan_pages.cession_submit,
     imaging_api.ImagingController,
     reports_api.funder_report_api,
     reports_api.donor_report_api,
     reports_api.opendata_api,
+    reports_api.communes_api,
+    reports_api.lieux_api,
     report_pages.reports_index,
     report_pages.funder_report_page,
     report_pages.donor_report_page,
+    report_pages.donor_attestation_page,
     report_pages.donor_certificates,
     selfcheck_pages.check_page,
     *accounts_pages.ROUTES,
@@ -155,6 +161,7 @@ ROUTE_HANDLERS = [
     *partner_pages.ROUTES,
     *programmes_pages.ROUTES,
     *signing_pages.ROUTES,
+    *sites_pages.ROUTES,
     *wiping_pages.ROUTES,
     *workshop_pages.ROUTES,
 ]

@@ -6,12 +6,13 @@ import io
 import random
 import secrets
 from datetime import date, timedelta
+from typing import Any
 
 from PIL import Image, ImageDraw
 
 from inventory import devices, intake
 from inventory.tables import Device
-from loans import borrowers, charter, checkout
+from loans import borrowers, charter, checkout, programmes
 from web import accounts
 
 ACTOR = "demo"
@@ -79,12 +80,35 @@ async def _lend_a_few(site_id: int) -> None:
     programme = await borrowers.create_programme(
         "Coup de pouce numérique", "Département du Rhône", default_loan_days=365
     )
+    # A membership programme (issue #14): the last household joins it, membership and deposit paid.
+    membership = await programmes.insert(
+        programmes.check(
+            programmes.ProgrammeIn(
+                name="Un ordinateur pour tous",
+                funder="Fondation des solidarités numériques",
+                deposit_cents=50_00,
+                membership_required=True,
+                membership_fee_cents=35_00,
+                membership_validity=programmes.Validity.calendar_year,
+                imaging_profile="famille",
+            )
+        )
+    )
+    paid = {
+        "membership_payment": checkout.Payment.paid,
+        "membership_method": checkout.PaymentMethod.cash,
+        "deposit_payment": checkout.Payment.paid,
+        "deposit_method": checkout.PaymentMethod.cheque,
+    }
     ready = (
         await Device.select(Device.asset_tag)
         .where((Device.state == "ready") & (Device.kind == "laptop") & (Device.site == site_id))
         .order_by(Device.id)
     )
-    for (name, commune, insee, qpv, children), row in zip(HOUSEHOLDS, ready, strict=False):
+    for number, ((name, commune, insee, qpv, children), row) in enumerate(
+        zip(HOUSEHOLDS, ready, strict=False)
+    ):
+        joins = number == len(HOUSEHOLDS) - 1
         borrower = await borrowers.create_borrower(
             borrowers.BorrowerIn(
                 full_name=name,
@@ -97,8 +121,9 @@ async def _lend_a_few(site_id: int) -> None:
         request = checkout.CheckoutIn(
             borrower_id=borrower["id"],
             tags=[row["asset_tag"]],
-            programme_id=programme["id"],
+            programme_id=membership["id"] if joins else programme["id"],
             accessories=["chargeur"],
+            **(paid if joins else {}),
         )
         signature = checkout.SignatureIn(
             checkout.SignatureMethod.drawn, _drawn_signature(), name, checkout.SignerRole.self
@@ -106,13 +131,49 @@ async def _lend_a_few(site_id: int) -> None:
         await checkout.checkout(request, signature, ACTOR)
 
 
+# What the national map of digital mediation lists of each demo site (inventory.sites.SiteIn).
+DEMO_SITES: list[dict[str, Any]] = [
+    {
+        "postal_code": "69100",
+        "commune": "Villeurbanne",
+        "insee_code": "69266",
+        "latitude": 45.7719,
+        "longitude": 4.8902,
+        "typology": ["ASSO"],
+        "emails": ["atelier@reemploi.example.org"],
+        "opening_hours": "Tu-Fr 14:00-18:00; Sa 10:00-12:00; PH off",
+        "summary": "Ordinateurs reconditionnés prêtés ou cédés à prix solidaire, et aide pour "
+        "s'en servir.",
+        "services": [
+            "Acquisition de matériel informatique à prix solidaire",
+            "Accès internet et matériel informatique",
+            "Maîtrise des outils numériques du quotidien",
+        ],
+        "fees": ["Gratuit sous condition"],
+        "access_modes": ["Se présenter", "Téléphoner"],
+        "support_modes": ["Accompagnement individuel", "Dans un atelier collectif"],
+    },
+    {
+        "postal_code": "69120",
+        "commune": "Vaulx-en-Velin",
+        "insee_code": "69256",
+        "typology": ["ASSO"],
+        "opening_hours": "We 14:00-17:00",
+        "services": ["Acquisition de matériel informatique à prix solidaire"],
+        "fees": ["Gratuit sous condition"],
+        "access_modes": ["Se présenter"],
+        "support_modes": ["Accompagnement individuel"],
+    },
+]
+
+
 async def load_demo(seed: int = 2026) -> str | None:
     """Create sites, donors, donations and about forty devices; return a new admin's password."""
     rng = random.Random(seed)
     lyon = await intake.create_site(
-        "Atelier de Villeurbanne", "12 rue des Ateliers", "04 72 00 00 00"
+        "Atelier de Villeurbanne", "12 rue des Ateliers", "04 72 00 00 00", **DEMO_SITES[0]
     )
-    await intake.create_site("Antenne Vaulx-en-Velin")
+    await intake.create_site("Antenne Vaulx-en-Velin", "3 avenue Gabriel Péri", **DEMO_SITES[1])
     company = await intake.create_donor("Banque Rhône-Alpes (service IT)", "company")
     metropole = await intake.create_donor("Métropole de Lyon", "public_body")
     lots = []

@@ -32,6 +32,7 @@ MENU: tuple[MenuEntry, ...] = (
     MenuEntry("/partner", N_("Mon organisation"), PARTNERS),
     MenuEntry("/charters", N_("Chartes"), MANAGERS),
     MenuEntry("/programmes", N_("Programmes"), MANAGERS),
+    MenuEntry("/sites", N_("Lieux"), MANAGERS),
     MenuEntry("/accounts", N_("Comptes"), MANAGERS),
     MenuEntry("/reports", N_("Rapports"), FUNDING),
     MenuEntry("/check", N_("Contrôle"), MANAGERS),

@@ -1,8 +1,10 @@
 """The donor report: each donated device's fate with its erasure certificates, as proof of reuse.
 
-A donor sees its devices (tag, model, serial) and what became of them: wiped (Clear or Purge, with
-the certificate number and its public verification address), lent and how many times, recycled
-through the WEEE channel, used for parts, given, lost or stolen. Never who borrowed them.
+A donor sees its lots (date, WEEE / collection reference), its devices (tag, model, serial) and
+what became of them: wiped (Clear or Purge, each passed record of the device's disks, whether
+from the bench, over SSH or from a station, with its certificate number and public verification
+address), lent and how many times, given, sold, recycled through the WEEE channel, used for
+parts, lost, stolen, or still in stock. Never who borrowed or received them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import msgspec
 
 from inventory.clock import now
 from inventory.errors import NotFound
-from inventory.states import STATE_LABELS_FR
+from inventory.states import STATE_LABELS_FR, DonorKind
 from inventory.tables import Donor, Event
 from labels.pdf import render_pdf, render_pdf_async
 from provisioning import certificates, records
@@ -28,10 +30,13 @@ RETIREMENT_LABELS = {
     "recycled_weee": "Recyclé par la filière DEEE",
     "parts": "Démonté pour pièces détachées",
     "given": "Donné après effacement",
+    "sold": "Vendu à prix solidaire après effacement",
     "lost": "Perdu pendant un prêt",
     "stolen": "Volé pendant un prêt",
 }
 METHOD_LABELS = {"clear": "Clear", "purge": "Purge"}
+# Donors bound by the décret 2023-266 (State bodies, local authorities): they get an attestation.
+PUBLIC_DONOR_KINDS = frozenset({DonorKind.public_body})
 
 
 def _payload(value: Any) -> dict[str, Any]:
@@ -54,9 +59,12 @@ async def donor_report(donor_id: int, base_url: str = "") -> dict[str, Any]:
         " JOIN donation o ON d.donation = o.id WHERE o.donor = {} ORDER BY o.id, d.asset_tag",
         donor_id,
     )
+    # A record names the device it was made for (attached after the fact for a bench or station
+    # wipe); one that names none counts for the device its disk sits in.
     certificates = await Event.raw(
-        "SELECT r.device, r.method_type, r.certificate_id, r.finished_at"
-        " FROM sanitization_record r JOIN device d ON r.device = d.id"
+        "SELECT d.id AS device, r.method_type, r.certificate_id, r.finished_at, r.station,"
+        " r.host FROM sanitization_record r JOIN disk k ON r.disk = k.id"
+        " JOIN device d ON d.id = COALESCE(r.device, k.device)"
         " JOIN donation o ON d.donation = o.id WHERE o.donor = {} AND r.status = 'passed'"
         " ORDER BY r.id",
         donor_id,
@@ -67,22 +75,28 @@ async def donor_report(donor_id: int, base_url: str = "") -> dict[str, Any]:
         donor_id,
     )
     retirements = await Event.raw(
-        "SELECT e.device, e.payload FROM event e JOIN device d ON e.device = d.id"
+        "SELECT e.device, e.at, e.payload FROM event e JOIN device d ON e.device = d.id"
         " JOIN donation o ON d.donation = o.id WHERE o.donor = {}"
         " AND e.kind IN ('retire', 'declare_lost') ORDER BY e.id",
         donor_id,
     )
     by_device: dict[int, list[dict[str, Any]]] = {}
     for row in certificates:
+        certificate_id = row["certificate_id"] or ""
         by_device.setdefault(row["device"], []).append(
             {
                 "method": METHOD_LABELS.get(row["method_type"], row["method_type"]),
-                "certificate_id": row["certificate_id"],
-                "verify_url": f"{base_url.rstrip('/')}/verify/{row['certificate_id']}",
+                "certificate_id": certificate_id,
+                "verify_url": f"{base_url.rstrip('/')}/verify/{certificate_id}"
+                if certificate_id
+                else "",
+                "finished_at": _day(row["finished_at"]),
+                "where": row["station"] or row["host"] or "",
             }
         )
     lent = {row["device"]: int(row["n"]) for row in loans}
     reasons = {row["device"]: _payload(row["payload"]).get("reason", "") for row in retirements}
+    left_on = {row["device"]: _day(row["at"]) for row in retirements}
     rows = []
     for device in devices:
         fate = []
@@ -101,15 +115,24 @@ async def donor_report(donor_id: int, base_url: str = "") -> dict[str, Any]:
                 **{k: device[k] for k in ("asset_tag", "kind", "brand", "model", "serial")},
                 "donation_id": device["donation_id"],
                 "received_on": device["received_on"],
+                "weee_reference": device["weee_reference"] or "",
+                "left_on": left_on.get(device["id"], "") if device["state"] == "retired" else "",
                 "fate": " ; ".join(fate),
                 "certificates": by_device.get(device["id"], []),
-                "reused": bool(lent.get(device["id"])) or reasons.get(device["id"]) == "given",
+                "reused": bool(lent.get(device["id"]))
+                or reasons.get(device["id"]) in ("given", "sold"),
             }
         )
+    lots = {r["donation_id"]: (r["received_on"], r["weee_reference"]) for r in rows}
     return {
         "donor": donor,
+        "public": donor["kind"] in PUBLIC_DONOR_KINDS,
         "devices": rows,
-        "donations": sorted({r["donation_id"] for r in rows}),
+        "donations": sorted(lots),
+        "lots": [
+            {"id": i, "received_on": str(lots[i][0]), "weee_reference": lots[i][1]}
+            for i in sorted(lots)
+        ],
         "totals": {
             "devices": len(rows),
             "wiped": sum(1 for r in rows if r["certificates"]),
@@ -118,6 +141,13 @@ async def donor_report(donor_id: int, base_url: str = "") -> dict[str, Any]:
         },
         "generated_at": now(),
     }
+
+
+def _day(value: Any) -> str:
+    """A timestamp's day, as text (SQLite answers text, PostgreSQL a datetime)."""
+    if value is None:
+        return ""
+    return value.date().isoformat() if isinstance(value, datetime) else str(value)[:10]
 
 
 def donor_pdf(report: dict[str, Any]) -> bytes:
@@ -158,6 +188,14 @@ class CertificateOut(msgspec.Struct):
     method: str
     certificate_id: str
     verify_url: str
+    finished_at: str = ""
+    where: str = ""
+
+
+class DonorLotOut(msgspec.Struct):
+    id: int
+    received_on: str
+    weee_reference: str
 
 
 class DonorDeviceOut(msgspec.Struct):
@@ -168,6 +206,8 @@ class DonorDeviceOut(msgspec.Struct):
     serial: str | None
     donation_id: int
     received_on: str
+    weee_reference: str
+    left_on: str
     fate: str
     certificates: list[CertificateOut]
     reused: bool
@@ -184,8 +224,10 @@ class DonorReportOut(msgspec.Struct):
     """The donor report as the API answers it."""
 
     donor: DonorOut
+    public: bool
     devices: list[DonorDeviceOut]
     donations: list[int]
+    lots: list[DonorLotOut]
     totals: DonorTotals
     generated_at: datetime
 

@@ -1,7 +1,8 @@
-"""Open data: anonymised aggregates per commune (INSEE code), as CSV, in one GROUP BY query.
+"""Indicators per commune: anonymised lending aggregates per INSEE code, CSV, one GROUP BY query.
 
-Each row is a commune where borrowers had a loan running during the period; cells from 1 to N-1
-show "< N" (N: the report threshold).
+The second open dataset, beside the association's places (`loans.reports.lieux`): each row is a
+commune where borrowers had a loan running during the period; cells from 1 to N-1 show "< N"
+(N: the report threshold).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from inventory.tables import Event
 from loans.reports.cells import safe_row
 from loans.reports.funder import _bounds, _Query, check_period, default_threshold
 
+DATASET = "indicateurs-par-commune"  # the name its downloads carry
 COLUMNS = [
     ("households", "foyers"),
     ("children", "enfants"),

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, get, post
+from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.pagination import OffsetPagination  # pyright: ignore[reportAttributeAccessIssue]
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from inventory import archive, intake
+from inventory import archive, intake, sites
 from inventory.archive import ArchivedOut, ArchiveIn
 from inventory.intake import DonationIn, DonationOut, DonorIn, DonorOut, SiteIn, SiteOut
 from web.accounts import Principal
@@ -33,6 +33,11 @@ class SiteController(Controller):
     async def create_site(self, data: JSONBody[SiteIn]) -> SiteOut:
         """Open a site; its name is unique."""
         return await intake.add_site(data)
+
+    @put("/{site_id:int}", opt={"roles": MANAGERS}, responses=errors(404, 422))
+    async def update_site(self, site_id: FromPath[int], data: JSONBody[SiteIn]) -> SiteOut:
+        """Rewrite a site's description (every field, as when it was opened)."""
+        return await sites.update_site(site_id, data)
 
     @post(
         "/{site_id:int}/archive",

@@ -1,4 +1,5 @@
-"""Reports API: the funder report (JSON or a file), the donor report, open data per commune.
+"""Reports API: the funder report (JSON or a file), the donor report, indicators per commune, and
+the association's places for the national map.
 
 Coordinators and admins see every programme; a funder account sees, read-only, the programmes
 linked to it on the accounts page, and never "all programmes": the rule and the computation are
@@ -13,10 +14,12 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
+from litestar.response import Redirect
 
+from inventory.clock import now
 from inventory.config import settings
 from inventory.errors import Invalid
-from loans.reports import donor, funder, opendata, render
+from loans.reports import donor, funder, lieux, opendata, render
 from loans.reports.visibility import compute, day
 from web.accounts import Principal
 from web.api.openapi import errors
@@ -61,12 +64,41 @@ async def donor_report_api(donor_id: FromPath[int]) -> donor.DonorReportOut:
     return donor.donor_report_out(await donor.donor_report(donor_id, settings().base_url))
 
 
-@get("/api/v1/reports/opendata", opt={"roles": MANAGERS}, responses=errors(422))
-async def opendata_api(start: From, end: To) -> Response[bytes]:
-    """Anonymised aggregates per commune (INSEE code), CSV."""
+@get("/api/v1/reports/communes", opt={"roles": MANAGERS}, responses=errors(422))
+async def communes_api(start: From, end: To) -> Response[bytes]:
+    """Lending indicators per commune (INSEE code), anonymised, CSV."""
     rows = await opendata.per_commune(day(start, "Début"), day(end, "Fin"))
+    name = f"{opendata.DATASET}-{start}-{end}.csv"
     return Response(
         opendata.to_csv(rows),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="communes-{start}-{end}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+# The former address, kept for links and scripts; hidden from the schema (its successor is there).
+@get("/api/v1/reports/opendata", opt={"roles": MANAGERS}, include_in_schema=False)
+async def opendata_api(start: From, end: To) -> Redirect:
+    """The former address of the indicators per commune: it leads to /api/v1/reports/communes."""
+    return Redirect(
+        "/api/v1/reports/communes", query_params={"from": start, "to": end}, status_code=308
+    )
+
+
+@get("/api/v1/reports/lieux", opt={"roles": MANAGERS}, responses=errors(422))
+async def lieux_api(
+    fmt: Annotated[str, QueryParameter(name="format", max_length=5)] = "csv",
+) -> Response[bytes]:
+    """The association's places per the national "lieux de médiation numérique" schema
+    (v1.0.2), CSV or JSON; sites lacking an address, postal code or commune are left out."""
+    if fmt not in ("csv", "json"):
+        raise Invalid("Format attendu : csv ou json.")
+    rows, _ = await lieux.places()
+    content = lieux.to_csv(rows) if fmt == "csv" else lieux.to_json(rows)
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+    name = f"{now().date().isoformat()}_lieux-de-mediation-numerique.{fmt}"
+    return Response(
+        content,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -13,7 +13,7 @@ from litestar.response import Template
 from inventory.config import settings
 from inventory.errors import Invalid
 from inventory.tables import Donor
-from loans.reports import donor, render
+from loans.reports import attestation, donor, render
 from loans.reports.charts import report_charts
 from loans.reports.funder import DEFINITIONS
 from loans.reports.visibility import compute, programmes_visible_to, visible_ids
@@ -101,6 +101,22 @@ async def donor_report_page(
         pdf = await donor.donor_pdf_async(report)
         return download(pdf, "pdf", f"rapport-donateur-{donor_id}")
     return Template("report_donor.html", context={"r": report})
+
+
+@get("/reports/donors/{donor_id:int}/attestation", opt={"roles": MANAGERS}, include_in_schema=False)
+async def donor_attestation_page(
+    donor_id: FromPath[int], fmt: Format = "html"
+) -> Response[bytes] | Template:
+    """A public donor's attestation of reuse (décret 2023-266); `format` pdf or csv downloads it."""
+    if fmt not in ("html", "pdf", "csv"):
+        raise Invalid("Format attendu : html, pdf ou csv.")
+    content = await attestation.attestation(donor_id)
+    name = f"attestation-reemploi-{donor_id}"
+    if fmt == "pdf":
+        return download(await attestation.attestation_pdf_async(content), "pdf", name)
+    if fmt == "csv":
+        return download(attestation.attestation_csv(content), "csv", name)
+    return Template("report_attestation.html", context={"a": content})
 
 
 @get(
