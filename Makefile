@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 # Debian packages the test suite drives for real (installed when running as root and missing).
 DEBIAN_PACKAGES := postgresql postgresql-client chromium fonts-dejavu-core \
 	hdparm nvme-cli smartmontools poppler-utils qpdf \
-	openssh-server openssh-client zstd gdisk e2fsprogs iproute2 util-linux lshw dmidecode
+	openssh-server openssh-client zstd gdisk e2fsprogs iproute2 util-linux lshw dmidecode \
+	nwipe bmap-tools
 
 .PHONY: run test test-sqlite test-postgres lint format bench soak install system-packages clean messages
 
@@ -62,6 +63,7 @@ bench: install system-packages
 	-$(BIN)/python bench/labels_bench.py
 	-$(BIN)/python bench/wipe_bench.py
 	-$(BIN)/python bench/deploy_bench.py
+	-$(BIN)/python bench/chain_bench.py
 	-$(BIN)/python bench/report_bench.py
 	-$(BIN)/python bench/pdf_bench.py
 	-$(BIN)/python bench/db_bench.py

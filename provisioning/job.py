@@ -23,7 +23,7 @@ import msgspec
 from inventory.errors import Invalid
 from provisioning import discovery, purge, records, wipe
 from provisioning.consistency import MarkerCheck, PurgeEvidence
-from provisioning.discovery import DiskIdentity, nvme_controller
+from provisioning.disk_identity import DiskIdentity, nvme_controller
 from provisioning.records import Media, Outcome, Runner
 from provisioning.tables import MethodType, Status, VerifyMode
 
@@ -103,75 +103,67 @@ def _tool_version(argv: list[str]) -> str:
     return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else ""
 
 
-def _remove_hpa(identity: DiskIdentity) -> str | None:
-    """Open the HPA so that Clear reaches every sector; the failure reason, or None."""
-    if identity.dco_real_max and identity.hpa and identity.dco_real_max > identity.hpa[1]:
-        return (
-            "Le DCO cache des secteurs : restaurez-le (hdparm --dco-restore, après vérification) "
-            "puis relancez. Effacement non fait : il n'atteindrait pas tout le disque."
-        )
-    if not identity.hpa or not identity.hpa[2]:
-        return None
-    native = identity.hpa[1]
-    command = ["hdparm", "--yes-i-know-what-i-am-doing", "-N", f"p{native}", identity.path]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        return f"HPA présente et impossible à retirer ({result.stderr.strip()[:200]})."
-    identity.hidden_areas = f"HPA retirée avant effacement ({native} secteurs visibles)"
-    return None
-
-
-def clear_disk(
-    identity: DiskIdentity, verify: str, live: LiveProgress, stop: threading.Event
-) -> Outcome:
-    """Clear (NIST SP 800-88): overwrite, then read back; never more than what ran."""
-    scheme = identity.clear_scheme
+def clear_outcome(report: dict[str, Any] | None, size_bytes: int) -> Outcome:
+    """The record's outcome from the engine's report (`wipe.run_clear`), wherever it ran: the
+    bench, a station or the live system over SSH. Nothing is claimed that did not run."""
+    report = report or {}
+    scheme = str(report.get("scheme") or "zeros")
     base = Outcome(
         status=Status.failed,
         method_type=MethodType.clear,
         method="overwrite",
-        method_details=SCHEME_DETAILS[scheme],
-        verification_method=verify,
+        method_details=SCHEME_DETAILS.get(scheme, SCHEME_DETAILS["zeros"]),
+        verification_method=str(report.get("verify") or "full"),
         verification_result="not_run",
     )
-    refused = _remove_hpa(identity)
-    if refused:
-        base.reason = refused
+    if report.get("hidden_areas"):
+        base.hidden_areas = str(report["hidden_areas"])[:200]
+    event = report.get("event")
+    if event == "error":
+        status = report.get("status")
+        base.status = Status.interrupted if status == "interrupted" else Status.failed
+        base.reason = str(report.get("reason") or "Effacement en échec, sans raison donnée.")
         return base
-    try:
-        result = wipe.clear(
-            identity.path, scheme=scheme, verify=verify, progress=live.update, stop=stop.is_set
-        )
-    except wipe.WipeError as error:
-        base.status = Status(error.status)
-        base.reason = error.reason
+    if event != "result":
+        base.reason = "Le moteur d'effacement n'a pas rendu de résultat (connexion perdue ?)."
         return base
-    base.tool = result.tool
-    base.bytes_written = result.bytes_written
-    base.verified_bytes = result.verified_bytes
-    base.hidden_areas = identity.hidden_areas
-    base.notes = {
-        "passes": result.passes,
-        "direct_io": result.direct_io,
-        "sector_size": result.sector_size,
-        "sample_seed": result.sample_seed,
-        "write_seconds": round(result.write_seconds, 3),
-        "verify_seconds": round(result.verify_seconds, 3),
-        **result.details,
-    }
-    if not result.verify_passed:
+    # After an HPA was removed the disk is larger than first seen: the engine's size counts.
+    expected = int((report.get("identity") or {}).get("size_bytes") or size_bytes)
+    base.tool = str(report.get("tool", ""))[:120]
+    base.bytes_written = int(report.get("bytes_written", 0))
+    base.verified_bytes = int(report.get("verified_bytes", 0))
+    notes = ("passes", "direct_io", "sector_size", "sample_seed", "overlapped")
+    base.notes = {key: report.get(key) for key in notes}
+    for key in ("write_seconds", "verify_seconds", "total_seconds"):
+        base.notes[key] = round(float(report.get(key) or 0.0), 3)
+    base.notes.update(report.get("details") or {})
+    if not report.get("verify_passed"):
         base.verification_result = "failed"
         base.reason = (
             f"La relecture a trouvé un contenu inattendu vers l'octet "
-            f"{result.details.get('mismatch_offset')} : secteurs défaillants ? Aucun certificat."
+            f"{(report.get('details') or {}).get('mismatch_offset')} : secteurs défaillants ? "
+            "Aucun certificat."
         )
         return base
-    if result.bytes_written != identity.size_bytes:
+    if base.bytes_written != expected or base.verified_bytes < (
+        expected if base.verification_method == "full" else 1
+    ):
         base.reason = "La taille effacée ne correspond pas à celle du disque."
         return base
     base.status = Status.passed
     base.verification_result = "passed"
     return base
+
+
+def clear_disk(
+    identity: DiskIdentity, verify: str, live: LiveProgress, stop: threading.Event
+) -> Outcome:
+    """Clear (NIST SP 800-88) through the engine's one entry point, then the one mapping."""
+    report = wipe.run_clear(
+        identity.path, identity=identity, scheme=identity.clear_scheme, verify=verify,
+        progress=live.update, stop=stop.is_set,
+    )  # fmt: skip
+    return clear_outcome(report, identity.size_bytes)
 
 
 def purge_plan(identity: DiskIdentity) -> purge.PurgePlan:

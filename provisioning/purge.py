@@ -13,6 +13,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+try:
+    from provisioning import disk_identity
+except ImportError:  # on the live system, beside disk_identity.py
+    import disk_identity  # type: ignore[no-redef]
+
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 
 FROZEN_ADVICE = (
@@ -58,7 +63,7 @@ def parse_hdparm_identify(text: str) -> AtaInfo:
     features = set()
     security: list[str] = []
     in_security = False
-    model = serial = ""
+    identity = disk_identity.parse_hdparm_identify(text)  # model and serial: one reader of them
     solid_state = None
     for raw in text.splitlines():
         line = raw.strip()
@@ -69,11 +74,7 @@ def parse_hdparm_identify(text: str) -> AtaInfo:
             in_security = False
         if in_security:
             security.append(line)
-        if line.startswith("Model Number:"):
-            model = line.split(":", 1)[1].strip()
-        elif line.startswith("Serial Number:"):
-            serial = line.split(":", 1)[1].strip()
-        elif line.startswith("Nominal Media Rotation Rate:"):
+        if line.startswith("Nominal Media Rotation Rate:"):
             solid_state = "Solid State" in line
         elif line.startswith("*"):
             features.add(line.lstrip("* \t"))
@@ -88,8 +89,8 @@ def parse_hdparm_identify(text: str) -> AtaInfo:
         if match:
             minutes = int(match.group(1))
     return AtaInfo(
-        model=model,
-        serial=serial,
+        model=identity.get("model", ""),
+        serial=identity.get("serial", ""),
         # A drive that offers enhanced erase has the security feature set, listed or not.
         security_supported=supported or enhanced,
         security_enabled=bool(_flag(security, "enabled")),
@@ -188,20 +189,6 @@ def parse_nvme_sanitize_log(text: str) -> SanitizeLog:
         return int(match.group(1), 0)
 
     return SanitizeLog(progress=value("SPROG"), status=value("SSTAT"), command=value("SCDW10"))
-
-
-def parse_hpa(text: str) -> tuple[int, int, bool] | None:
-    """`hdparm -N`: (visible max sectors, native max sectors, HPA enabled), or None."""
-    match = re.search(r"max sectors\s*=\s*(\d+)/(\d+),\s*HPA is (enabled|disabled)", text)
-    if match is None:
-        return None
-    return int(match.group(1)), int(match.group(2)), match.group(3) == "enabled"
-
-
-def parse_dco_real_max(text: str) -> int | None:
-    """`hdparm --dco-identify`: the real max sectors the DCO allows, or None."""
-    match = re.search(r"Real max sectors:\s*(\d+)", text)
-    return int(match.group(1)) if match else None
 
 
 @dataclass(frozen=True)

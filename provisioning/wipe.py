@@ -1,67 +1,74 @@
 """The wipe engine's core: Clear by overwrite, read-back verification, purge markers.
 
-Standard library only: this file is also copied over SSH and run by the live system's python3
-(`python3 wipe.py clear /dev/sdX --verify sample` prints JSON lines: progress, then the result).
+Standard library only: this file and disk_identity.py are copied over SSH and run by the live
+system's python3 (`python3 wipe.py clear /dev/sdX --verify sample` prints JSON lines: progress,
+then the report). `run_clear` is the one entry point, on the bench and over SSH alike.
 Messages meant for people are in French; they end up in sanitization records.
 """
 
 from __future__ import annotations
 
 import argparse
-import errno
-import fcntl
-import hashlib
 import json
 import math
 import mmap
 import os
 import random
-import stat
-import struct
 import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from typing import Any
 
+try:  # on the server and the bench
+    from provisioning import disk_identity
+    from provisioning.wipe_device import (
+        MARKER_SIZE,
+        Device,
+        Progress,
+        ProgressCallback,
+        Ticker,
+        WipeError,
+        check_markers,
+        drop_cache,
+        filled_buffer,
+        io_error,
+        write_markers,
+    )
+except ImportError:  # on the live system, disk_identity.py and wipe_device.py travel beside it
+    import disk_identity  # type: ignore[no-redef]
+    from wipe_device import (  # type: ignore[no-redef]
+        MARKER_SIZE,
+        Device,
+        Progress,
+        ProgressCallback,
+        Ticker,
+        WipeError,
+        check_markers,
+        drop_cache,
+        filled_buffer,
+        io_error,
+        write_markers,
+    )
+
+# The live system receives these files and runs wipe.py (see imaging/remote_wipe.py).
+ENGINE_FILES = ("wipe.py", "wipe_device.py", "disk_identity.py")
 ENGINE_NAME = "Réemploi effaceur"
-ENGINE_VERSION = "1.0"
+ENGINE_VERSION = "1.1"
 MiB = 1 << 20
 CHUNK = 16 * MiB  # large aligned writes: Python's per-call overhead vanishes at this size
 PERIOD = MiB  # patterns repeat every MiB, so any MiB-aligned block has the same expected bytes
 SAMPLE_FRACTION = 0.10
-WATCH_INTERVAL = 0.5  # seconds between checks that the device is still the one we opened
-BLKGETSIZE64 = 0x80081272
-BLKSSZGET = 0x1268
-MARKER_SIZE = 4096
-DEPTH = 2  # requests in flight
-
-ProgressCallback = Callable[["Progress"], None]
-
-
-class WipeError(Exception):
-    """A wipe that did not complete; `status` is `failed` or `interrupted`, `reason` a sentence."""
-
-    def __init__(self, reason: str, status: str = "failed") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-
-
-@dataclass
-class Progress:
-    phase: str  # "write" or "verify"
-    step: int
-    steps: int
-    done: int
-    total: int
-    rate: float  # bytes per second in this phase
-    eta: float | None  # seconds left in this phase
-
-    def as_dict(self) -> dict[str, object]:
-        return {"event": "progress", **asdict(self)}
+DEPTH = 2  # requests in flight, per direction
+# Read-back requests in flight while writing. Where reads and writes share one bandwidth (a
+# SATA link, this bench's loop device) any split only moves time between the two; 2 and 2
+# gave the shortest total there. Full-duplex devices (NVMe) do both at once.
+READ_DEPTH = 2
+FLUSH_EVERY = 16  # chunks written between cache flushes; the read-back trails the last flush
+__all__ = ["MARKER_SIZE", "Device", "Progress", "Ticker", "WipeError"]
+__all__ += ["check_markers", "write_markers", "clear", "run_clear"]
 
 
 @dataclass
@@ -77,8 +84,10 @@ class ClearResult:
     direct_io: bool
     sector_size: int
     sample_seed: int | None
-    write_seconds: float
-    verify_seconds: float
+    write_seconds: float  # first write to the last flush
+    verify_seconds: float  # first read to the last comparison (overlapping the writes or not)
+    overlapped: bool = False  # the read-back ran while the last pass was being written
+    total_seconds: float = 0.0
     tool: str = f"{ENGINE_NAME} {ENGINE_VERSION} (Python {sys.version.split()[0]})"
     details: dict[str, object] = field(default_factory=dict)
 
@@ -108,135 +117,6 @@ def passes_for(scheme: str, seed: int) -> list[Pass]:
     raise ValueError(f"Schéma d'écrasement inconnu : {scheme}")
 
 
-class Device:
-    """An exclusively opened block device (or, for tests of the engine alone, a regular file)."""
-
-    def __init__(self, path: str, *, write: bool) -> None:
-        self.path = path
-        flags = (os.O_RDWR if write else os.O_RDONLY) | os.O_CLOEXEC
-        st = os.stat(path)
-        self.is_block = stat.S_ISBLK(st.st_mode)
-        if self.is_block:
-            # O_EXCL on a block device fails with EBUSY when it is mounted or claimed.
-            flags |= os.O_EXCL
-        self.fd, self.direct = self._open(path, flags)
-        if self.is_block:
-            self.size = struct.unpack("Q", fcntl.ioctl(self.fd, BLKGETSIZE64, b"\0" * 8))[0]
-            self.sector = struct.unpack("i", fcntl.ioctl(self.fd, BLKSSZGET, b"\0" * 4))[0]
-            self.watch = DeviceWatch(st.st_rdev)
-        else:
-            self.size = st.st_size
-            self.sector = 512
-            self.watch = None
-
-    @staticmethod
-    def _open(path: str, flags: int) -> tuple[int, bool]:
-        try:
-            return os.open(path, flags | os.O_DIRECT), True
-        except OSError as error:
-            if error.errno == errno.EBUSY:
-                raise WipeError(
-                    f"{path} est utilisé (monté, en swap ou ouvert par un autre programme) : "
-                    "effacement refusé."
-                ) from None
-            if error.errno != errno.EINVAL:
-                raise WipeError(f"Impossible d'ouvrir {path} : {error.strerror}.") from None
-        # Some devices and file systems refuse O_DIRECT: fall back to buffered I/O plus fsync.
-        try:
-            return os.open(path, flags), False
-        except OSError as error:
-            raise WipeError(f"Impossible d'ouvrir {path} : {error.strerror}.") from None
-
-    def check(self) -> None:
-        if self.watch is not None:
-            self.watch.check(self.path)
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-class DeviceWatch:
-    """Notice a device that goes away under us, even when the kernel lets writes continue.
-
-    `losetup -d` on an open loop device only sets autoclear (the detach happens at the last
-    close), so writes keep succeeding: the flag flipping is the sign that it was detached.
-    """
-
-    def __init__(self, rdev: int) -> None:
-        self.sysfs = Path(f"/sys/dev/block/{os.major(rdev)}:{os.minor(rdev)}")
-        self.initial = self._snapshot()
-        self.last_check = time.monotonic()
-
-    def _read(self, name: str) -> str | None:
-        try:
-            return (self.sysfs / name).read_text().strip()
-        except OSError:
-            return None
-
-    def _snapshot(self) -> dict[str, str | None]:
-        return {
-            "exists": str(self.sysfs.exists()),
-            "size": self._read("size"),
-            "diskseq": self._read("diskseq"),
-            "autoclear": self._read("loop/autoclear"),
-            "backing_file": self._read("loop/backing_file"),
-        }
-
-    def check(self, path: str, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self.last_check < WATCH_INTERVAL:
-            return
-        self.last_check = now
-        current = self._snapshot()
-        if current == self.initial:
-            return
-        if current["autoclear"] == "1" and self.initial["autoclear"] == "0":
-            raise WipeError(
-                f"{path} a été détaché pendant l'effacement (losetup -d) : "
-                "effacement interrompu, aucun certificat."
-            )
-        raise WipeError(
-            f"{path} a disparu ou changé pendant l'effacement (disque retiré ?) : "
-            "effacement interrompu, aucun certificat."
-        )
-
-
-class Ticker:
-    """Rate and ETA for one phase, reported at most a few times per second."""
-
-    def __init__(
-        self, phase: str, step: int, steps: int, total: int, callback: ProgressCallback | None
-    ) -> None:
-        self.phase, self.step, self.steps, self.total = phase, step, steps, total
-        self.callback = callback
-        self.start = time.monotonic()
-        self.last = 0.0
-
-    def update(self, done: int, final: bool = False) -> None:
-        now = time.monotonic()
-        if self.callback is None or (not final and now - self.last < 0.25):
-            return
-        self.last = now
-        elapsed = max(now - self.start, 1e-6)
-        rate = done / elapsed
-        eta = (self.total - done) / rate if rate > 0 else None
-        self.callback(Progress(self.phase, self.step, self.steps, done, self.total, rate, eta))
-
-
-def _io_error(action: str, path: str, offset: int, error: OSError) -> WipeError:
-    return WipeError(
-        f"Erreur {action} sur {path} à l'octet {offset} : {error.strerror} "
-        "(disque retiré ou défaillant ?)."
-    )
-
-
-def _filled(size: int, block: bytes) -> mmap.mmap:
-    """A page-aligned buffer (as O_DIRECT needs) holding `block` repeated."""
-    buffer = mmap.mmap(-1, size)
-    buffer.write(block * (size // len(block)))
-    return buffer
-
-
 def write_pass(
     device: Device,
     one: Pass,
@@ -248,7 +128,7 @@ def write_pass(
     stop: Callable[[], bool],
 ) -> None:
     """Write `one` over the whole device, DEPTH requests in flight, then fsync."""
-    buffer = _filled(chunk, one.block)
+    buffer = filled_buffer(chunk, one.block)
     view = memoryview(buffer)
     ticker = Ticker("write", step, steps, device.size, progress)
     pending: deque[tuple[int, int, Future[int]]] = deque()
@@ -268,7 +148,7 @@ def write_pass(
             try:
                 written = job.result()
             except OSError as error:
-                raise _io_error("d'écriture", device.path, at, error) from None
+                raise io_error("d'écriture", device.path, at, error) from None
             if written != length:
                 raise WipeError(f"Écriture incomplète sur {device.path} à l'octet {at}.")
             done += length
@@ -276,16 +156,10 @@ def write_pass(
     try:
         os.fsync(device.fd)
     except OSError as error:
-        raise _io_error("de synchronisation", device.path, done, error) from None
+        raise io_error("de synchronisation", device.path, done, error) from None
     if device.watch is not None:
         device.watch.check(device.path, force=True)
     ticker.update(done, final=True)
-
-
-def _drop_cache(device: Device) -> None:
-    # Without O_DIRECT, reading back must not be served from the page cache we just filled.
-    if not device.direct:
-        os.posix_fadvise(device.fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 def read_compare(
@@ -300,7 +174,7 @@ def read_compare(
     Returns (bytes verified, offset of the first range that differs, or None). Reads run in a
     thread while the previous range is compared, so comparing costs no device time.
     """
-    _drop_cache(device)
+    drop_cache(device)
     size = len(expected)
     buffers = [mmap.mmap(-1, size) for _ in range(DEPTH)]
     pending: deque[tuple[int, int, mmap.mmap, memoryview, Future[int]]] = deque()
@@ -330,7 +204,7 @@ def read_compare(
             try:
                 got = job.result()
             except OSError as error:
-                raise _io_error("de lecture", device.path, offset, error) from None
+                raise io_error("de lecture", device.path, offset, error) from None
             if got != length:
                 raise WipeError(f"Lecture incomplète de {device.path} à l'octet {offset}.")
             # bytearray == buffer compares with memcmp; memoryview == memoryview would not.
@@ -347,6 +221,148 @@ def read_compare(
 
 def full_ranges(size: int, chunk: int) -> list[tuple[int, int]]:
     return [(offset, min(chunk, size - offset)) for offset in range(0, size, chunk)]
+
+
+class Pipeline:
+    """The last pass written and read back at once (see `write_and_verify`)."""
+
+    def __init__(self, device: Device, one: Pass, chunk: int) -> None:
+        self.device, self.chunk, self.size = device, chunk, device.size
+        self.source = memoryview(filled_buffer(chunk, one.block))
+        self.expected = bytearray(one.block * (chunk // PERIOD))
+        self.buffers = [mmap.mmap(-1, chunk) for _ in range(READ_DEPTH)]
+        self.writes: deque[tuple[int, int, Future[int]]] = deque()
+        self.reads: deque[tuple[int, int, mmap.mmap, Future[int]]] = deque()
+        self.flush: tuple[int, Future[None]] | None = None
+        self.write_at = self.written = self.flushed = self.read_at = self.verified = 0
+        self.turn = 0
+        self.mismatch: int | None = None
+
+    def submit(self, pool: ThreadPoolExecutor) -> list[Future[Any]]:
+        """Keep DEPTH writes and READ_DEPTH reads in flight, and one flush; what is in flight."""
+        fd, chunk, size = self.device.fd, self.chunk, self.size
+        while self.write_at < size and len(self.writes) < DEPTH:
+            length = min(chunk, size - self.write_at)
+            job = pool.submit(os.pwrite, fd, self.source[:length], self.write_at)
+            self.writes.append((self.write_at, length, job))
+            self.write_at += length
+        while self.read_at < self.flushed and len(self.reads) < READ_DEPTH:
+            length = min(chunk, size - self.read_at)
+            buffer = self.buffers[self.turn % READ_DEPTH]
+            self.turn += 1
+            job = pool.submit(os.preadv, fd, [memoryview(buffer)[:length]], self.read_at)
+            self.reads.append((self.read_at, length, buffer, job))
+            self.read_at += length
+        unflushed = self.written - self.flushed
+        if (
+            self.flush is None
+            and unflushed
+            and (unflushed >= FLUSH_EVERY * chunk or self.written == size)
+        ):
+            self.flush = (self.written, pool.submit(os.fsync, fd))
+        return (
+            [job for *_, job in self.writes]
+            + [job for *_, job in self.reads]
+            + ([self.flush[1]] if self.flush else [])
+        )
+
+    def collect(self) -> tuple[int, int]:
+        """Settle what finished, in order; (bytes newly written, bytes newly verified)."""
+        path = self.device.path
+        wrote = checked = 0
+        while self.writes and self.writes[0][2].done():
+            at, length, job = self.writes.popleft()
+            try:
+                done = job.result()
+            except OSError as error:
+                raise io_error("d'écriture", path, at, error) from None
+            if done != length:
+                raise WipeError(f"Écriture incomplète sur {path} à l'octet {at}.")
+            self.written += length
+            wrote += length
+        if self.flush is not None and self.flush[1].done():
+            upto, job = self.flush
+            self.flush = None
+            try:
+                job.result()
+            except OSError as error:
+                raise io_error("de synchronisation", path, upto, error) from None
+            self.flushed = upto
+        while self.reads and self.reads[0][3].done() and self.mismatch is None:
+            at, length, buffer, job = self.reads.popleft()
+            try:
+                got = job.result()
+            except OSError as error:
+                raise io_error("de lecture", path, at, error) from None
+            if got != length:
+                raise WipeError(f"Lecture incomplète de {path} à l'octet {at}.")
+            # bytearray == mmap compares with memcmp; a memoryview on the left would not.
+            if length == self.chunk:
+                same = self.expected == buffer
+            else:
+                same = self.expected[:length] == memoryview(buffer)[:length]
+            if not same:
+                self.mismatch = at
+                break
+            self.verified += length
+            checked += length
+        return wrote, checked
+
+
+def write_and_verify(
+    device: Device,
+    one: Pass,
+    *,
+    step: int,
+    steps: int,
+    chunk: int,
+    progress: ProgressCallback | None,
+    stop: Callable[[], bool],
+) -> tuple[int, int, int | None, float, float]:
+    """Write `one` and read it back at once: (written, verified, mismatch, write s, read s).
+
+    Writes and reads keep large aligned requests in flight (DEPTH, READ_DEPTH): the device is
+    never idle, and where it can write and read at once the read-back costs almost no time. A
+    range is read only once a flush issued after its write has returned: what is compared is
+    what the drive committed, not its write cache. The reader trails by at most FLUSH_EVERY
+    chunks.
+    """
+    drop_cache(device)
+    line = Pipeline(device, one, chunk)
+    writing = Ticker("write", step, steps, device.size, progress)
+    reading = Ticker("verify", steps, steps, device.size, None)  # speaks once writing is done
+    started = time.monotonic()
+    write_end: float | None = None
+    read_start: float | None = None
+    with ThreadPoolExecutor(max_workers=2 * DEPTH + 1) as pool:
+        while line.verified < device.size and line.mismatch is None:
+            if stop():
+                raise WipeError("Effacement arrêté avant la fin.", status="interrupted")
+            device.check()
+            pending = line.submit(pool)
+            if read_start is None and line.reads:
+                read_start = time.monotonic()
+            wait(pending, return_when=FIRST_COMPLETED)
+            wrote, checked = line.collect()
+            if wrote:
+                writing.update(line.written)
+            if write_end is None and line.flushed == device.size:
+                write_end = time.monotonic()
+                if device.watch is not None:
+                    device.watch.check(device.path, force=True)
+                writing.update(line.written, final=True)
+                reading.callback = progress
+            if checked:
+                reading.update(line.verified)
+    ended = time.monotonic()
+    reading.update(line.verified, final=True)
+    return (
+        line.written,
+        line.verified,
+        line.mismatch,
+        (write_end or ended) - started,
+        ended - (read_start or ended),
+    )
 
 
 def sample_blocks(size: int, seed: int, fraction: float = SAMPLE_FRACTION) -> list[int]:
@@ -379,8 +395,13 @@ def clear(
     stop: Callable[[], bool] = lambda: False,
     chunk: int = CHUNK,
     seed: int | None = None,
+    overlap: bool = True,
 ) -> ClearResult:
-    """Overwrite every addressable byte of `path`, then read it back; raise WipeError on failure."""
+    """Overwrite every addressable byte of `path`, then read it back; raise WipeError on failure.
+
+    With a full read-back and `overlap`, the last pass is read back while it is being written
+    (`write_and_verify`); otherwise the read-back follows the writing.
+    """
     if verify not in ("full", "sample"):
         raise ValueError(f"Vérification inconnue : {verify}")
     seed = random.SystemRandom().randrange(1 << 62) if seed is None else seed
@@ -392,21 +413,34 @@ def clear(
         if chunk % PERIOD or device.sector > PERIOD:
             raise ValueError("La taille des blocs doit être un multiple de 1 Mio.")
         steps = len(passes) + 1
+        pipelined = overlap and verify == "full"
         started = time.monotonic()
-        for step, one in enumerate(passes, start=1):
+        for step, one in enumerate(passes[:-1] if pipelined else passes, start=1):
             write_pass(
                 device, one, step=step, steps=steps, chunk=chunk, progress=progress, stop=stop
             )
-        wrote = time.monotonic()
-        if verify == "full":
-            ranges = full_ranges(device.size, chunk)
-            expected = bytearray(passes[-1].block * (chunk // PERIOD))
+        if pipelined:
+            before = time.monotonic()
+            written, checked, mismatch, write_last, verify_seconds = write_and_verify(
+                device, passes[-1], step=len(passes), steps=steps, chunk=chunk,
+                progress=progress, stop=stop,
+            )  # fmt: skip
+            write_seconds = before - started + write_last
+            bytes_written = written  # short of the size only when a mismatch stopped it
         else:
-            ranges = sample_ranges(device.size, seed)
-            expected = bytearray(passes[-1].block)
-        total = sum(length for _, length in ranges)
-        ticker = Ticker("verify", steps, steps, total, progress)
-        checked, mismatch = read_compare(device, ranges, expected, ticker, stop)
+            wrote = time.monotonic()
+            if verify == "full":
+                ranges = full_ranges(device.size, chunk)
+                expected = bytearray(passes[-1].block * (chunk // PERIOD))
+            else:
+                ranges = sample_ranges(device.size, seed)
+                expected = bytearray(passes[-1].block)
+            total = sum(length for _, length in ranges)
+            ticker = Ticker("verify", steps, steps, total, progress)
+            checked, mismatch = read_compare(device, ranges, expected, ticker, stop)
+            write_seconds = wrote - started
+            verify_seconds = time.monotonic() - wrote
+            bytes_written = device.size
         if device.watch is not None:
             device.watch.check(path, force=True)
         details: dict[str, object] = {}
@@ -414,7 +448,7 @@ def clear(
             details["mismatch_offset"] = mismatch
         return ClearResult(
             size_bytes=device.size,
-            bytes_written=device.size,
+            bytes_written=bytes_written,
             passes=[p.name for p in passes],
             verify_mode=verify,
             verified_bytes=checked,
@@ -422,98 +456,85 @@ def clear(
             direct_io=device.direct,
             sector_size=device.sector,
             sample_seed=seed if verify == "sample" or scheme != "zeros" else None,
-            write_seconds=wrote - started,
-            verify_seconds=time.monotonic() - wrote,
+            write_seconds=write_seconds,
+            verify_seconds=verify_seconds,
+            overlapped=pipelined,
+            total_seconds=time.monotonic() - started,
             details=details,
         )
     finally:
         device.close()
 
 
-def _marker(seed: int, offset: int) -> bytes:
-    return random.Random(f"{seed}:{offset}").randbytes(MARKER_SIZE)
+def run_clear(
+    path: str,
+    *,
+    scheme: str | None = None,
+    verify: str = "full",
+    progress: ProgressCallback | None = None,
+    stop: Callable[[], bool] = lambda: False,
+    identity: disk_identity.DiskIdentity | None = None,
+    overlap: bool | None = None,
+) -> dict[str, Any]:
+    """The one entry point of a Clear, on the bench and on the live system alike.
 
-
-def marker_offsets(size: int, seed: int, count: int = 64) -> list[int]:
-    """4 KiB-aligned offsets: the first and last blocks plus pseudorandom ones."""
-    blocks = size // MARKER_SIZE
-    chosen = {0, blocks - 1}
-    if blocks > count:
-        chosen.update(random.Random(seed).sample(range(1, blocks - 1), count - 2))
+    Identify the disk (unless given), remove an HPA (refuse a DCO), overwrite, read back. The
+    report is what every caller maps to a record with `job.clear_outcome`: `event` is `result`
+    (the ClearResult's fields) or `error` (`status`, `reason`); both carry the disk's identity.
+    """
+    if identity is None:
+        try:
+            identity = disk_identity.identify(path)
+        except (OSError, ValueError) as error:
+            reason = f"Disque introuvable ou illisible ({error}) : effacement non fait."
+            return {"event": "error", "status": "failed", "reason": reason, "identity": None}
+    report: dict[str, Any] = {"scheme": scheme or identity.clear_scheme, "verify": verify}
+    refused = disk_identity.open_hidden_areas(identity)
+    if refused is None:
+        # A hard disk has one head: reading while writing would only make it seek back and forth.
+        overlap = (identity.is_loop or not identity.rotational) if overlap is None else overlap
+        try:
+            result = clear(
+                identity.path, scheme=report["scheme"], verify=verify, progress=progress,
+                stop=stop, overlap=overlap,
+            )  # fmt: skip
+            report = {"event": "result", **asdict(result), **report}
+        except WipeError as error:
+            report.update(event="error", status=error.status, reason=error.reason)
     else:
-        chosen.update(range(blocks))
-    return sorted(i * MARKER_SIZE for i in chosen)
-
-
-def write_markers(path: str, seed: int, count: int = 64) -> list[int]:
-    """Write distinct marker blocks before a purge; their offsets are checked after it."""
-    device = Device(path, write=True)
-    try:
-        offsets = marker_offsets(device.size, seed, count)
-        buffer = mmap.mmap(-1, MARKER_SIZE)
-        for offset in offsets:
-            buffer.seek(0)
-            buffer.write(_marker(seed, offset))
-            os.pwrite(device.fd, buffer, offset)
-        os.fsync(device.fd)
-        buffer.close()
-        return offsets
-    finally:
-        device.close()
-
-
-def check_markers(path: str, seed: int, offsets: list[int]) -> dict[str, object]:
-    """After a purge: how many markers survived, and what the drive left instead."""
-    device = Device(path, write=False)
-    _drop_cache(device)
-    survivors, zeros, ones, other = 0, 0, 0, 0
-    buffer = mmap.mmap(-1, MARKER_SIZE)
-    try:
-        for offset in offsets:
-            os.preadv(device.fd, [buffer], offset)
-            content = bytes(buffer)
-            if content == _marker(seed, offset):
-                survivors += 1
-            elif content == bytes(MARKER_SIZE):
-                zeros += 1
-            elif content == b"\xff" * MARKER_SIZE:
-                ones += 1
-            else:
-                other += 1
-        return {
-            "markers": len(offsets),
-            "survivors": survivors,
-            "zeros": zeros,
-            "ones": ones,
-            "other": other,
-            "passed": survivors == 0,
-            "digest": hashlib.sha256(str(offsets).encode()).hexdigest()[:16],
-        }
-    finally:
-        buffer.close()
-        device.close()
+        report.update(event="error", status="failed", reason=refused)
+    report["hidden_areas"] = identity.hidden_areas
+    report["identity"] = identity.as_dict()
+    return report
 
 
 def _main(argv: list[str] | None = None) -> int:
-    """JSON-lines command line for the live system: progress lines, then one result line."""
+    """JSON-lines command line for the live system: progress lines, then one report line."""
     parser = argparse.ArgumentParser(description="Effacement Clear d'un disque (NIST SP 800-88).")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("clear", help="écraser puis relire")
+    who = sub.add_parser("identify", help="identité du disque (smartctl, hdparm, nvme, sysfs)")
+    who.add_argument("device")
+    run = sub.add_parser("clear", help="retirer la HPA, écraser puis relire")
     run.add_argument("device")
-    run.add_argument("--scheme", choices=["zeros", "pattern-complement"], default="zeros")
+    run.add_argument("--scheme", choices=["auto", "zeros", "pattern-complement"], default="auto")
     run.add_argument("--verify", choices=["full", "sample"], default="full")
     args = parser.parse_args(argv)
+    if args.command == "identify":
+        try:
+            found = disk_identity.identify(args.device)
+        except (OSError, ValueError) as error:
+            print(json.dumps({"event": "error", "status": "failed", "reason": str(error)}))
+            return 1
+        print(json.dumps({"event": "identity", **found.as_dict()}), flush=True)
+        return 0
 
     def emit(item: Progress) -> None:
         print(json.dumps(item.as_dict()), flush=True)
 
-    try:
-        result = clear(args.device, scheme=args.scheme, verify=args.verify, progress=emit)
-    except WipeError as error:
-        print(json.dumps({"event": "error", "status": error.status, "reason": error.reason}))
-        return 1
-    print(json.dumps({"event": "result", **asdict(result)}), flush=True)
-    return 0 if result.verify_passed else 1
+    scheme = None if args.scheme == "auto" else args.scheme
+    report = run_clear(args.device, scheme=scheme, verify=args.verify, progress=emit)
+    print(json.dumps(report), flush=True)
+    return 0 if report["event"] == "result" and report["verify_passed"] else 1
 
 
 if __name__ == "__main__":

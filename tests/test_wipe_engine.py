@@ -7,6 +7,7 @@ fresh read of the device compared with the expected pattern.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import random
 import subprocess
@@ -14,8 +15,10 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -201,3 +204,123 @@ def test_markers_tell_a_purge_that_ran_from_one_that_did_not(tmp_path: Path) -> 
         wipe.clear(device, verify="sample")  # what a drive's purge would do to the markers
         erased = wipe.check_markers(device, 99, offsets)
         assert erased["survivors"] == 0 and erased["zeros"] == 32 and erased["passed"]
+
+
+def test_overlapped_clear_reads_back_while_it_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    size = 60 * MiB + 4096  # a short last chunk, read back too
+    overlapping: list[bool] = []
+
+    class Watched(wipe.Pipeline):
+        def submit(self, pool: ThreadPoolExecutor) -> list[Future[Any]]:
+            pending = super().submit(pool)
+            overlapping.append(bool(self.reads) and self.write_at < self.size)
+            return pending
+
+    monkeypatch.setattr(wipe, "Pipeline", Watched)
+    monkeypatch.setattr(wipe, "FLUSH_EVERY", 1)
+    with loop_device(tmp_path, 61 * MiB) as device:
+        subprocess.run(["truncate", "-s", str(size), str(next(tmp_path.glob("*.img")))])
+        subprocess.run(["losetup", "-c", device], check=True)
+        seen: list[wipe.Progress] = []
+        result = wipe.clear(device, verify="full", progress=seen.append, chunk=4 * MiB)
+        assert result.overlapped and result.verify_passed and any(overlapping)
+        assert result.bytes_written == result.verified_bytes == size == result.size_bytes
+        assert cmp_zero(device, size)
+        phases = [p.phase for p in seen]
+        # Reading starts early, but speaks only once every write is flushed: one phase at a time.
+        assert phases.index("verify") > max(i for i, p in enumerate(phases) if p == "write")
+        assert seen[-1].phase == "verify" and seen[-1].done == size
+        assert 0 < result.verify_seconds <= result.total_seconds
+
+
+def test_overlapped_read_back_reports_the_first_range_that_differs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the device gives back is compared with what should be there: the third chunk
+    differs, the run stops there, and nothing beyond what was written is claimed."""
+
+    class Corrupted(wipe.Pipeline):
+        """A drive that acknowledges the third chunk's write but keeps other bytes there."""
+
+        def submit(self, pool: ThreadPoolExecutor) -> list[Future[Any]]:
+            if self.write_at == 2 * self.chunk and len(self.writes) < wipe.DEPTH:
+                other = mmap.mmap(-1, self.chunk)  # aligned, as O_DIRECT needs
+                other.write(b"\x5a" * self.chunk)
+                job = pool.submit(os.pwrite, self.device.fd, other, self.write_at)
+                self.writes.append((self.write_at, self.chunk, job))
+                self.write_at += self.chunk
+            return super().submit(pool)
+
+    monkeypatch.setattr(wipe, "Pipeline", Corrupted)
+    monkeypatch.setattr(wipe, "FLUSH_EVERY", 1)
+    with loop_device(tmp_path, 32 * MiB) as device:
+        result = wipe.clear(device, verify="full", chunk=4 * MiB)
+        assert result.overlapped and not result.verify_passed
+        assert result.details["mismatch_offset"] == 8 * MiB
+        assert result.verified_bytes == 8 * MiB and result.bytes_written <= 32 * MiB
+
+
+def test_the_engine_runs_alone_as_on_the_live_system(tmp_path: Path) -> None:
+    """Only the engine's files and the system's python3 (no project on its path), JSON lines
+    out; the report maps to a passed outcome that names the disk."""
+    from provisioning import job
+    from provisioning.imaging import remote_wipe
+
+    live = tmp_path / "live"
+    live.mkdir()
+    for name in wipe.ENGINE_FILES:
+        (live / name).write_bytes((ROOT / "provisioning" / name).read_bytes())
+    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+    with loop_device(tmp_path, 24 * MiB) as device:
+        said = subprocess.run(
+            [python, "-E", "-s", str(live / "wipe.py"), "identify", device],
+            capture_output=True,
+            cwd=live,
+        )
+        identity = remote_wipe.remote_identity(said.stdout, {"path": device})
+        assert identity.model == "Loop (fichier image)" and "#" in identity.serial
+        assert identity.size_bytes == 24 * MiB and not identity.warnings
+        done = subprocess.run(
+            [python, "-E", "-s", str(live / "wipe.py"), "clear", device],
+            capture_output=True,
+            cwd=live,
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        report = remote_wipe.last_report(done.stdout)
+        assert report is not None and report["event"] == "result" and report["overlapped"]
+        assert report["identity"]["serial"] == identity.serial
+        outcome = job.clear_outcome(report, identity.size_bytes)
+        assert outcome.status == "passed" and outcome.verification_result == "passed"
+        assert outcome.bytes_written == outcome.verified_bytes == 24 * MiB
+        assert cmp_zero(device, 24 * MiB)
+
+
+def test_one_mapping_from_report_to_outcome() -> None:
+    from provisioning import job
+
+    lost = job.clear_outcome(None, 10)
+    assert lost.status == "failed" and "connexion perdue" in lost.reason
+    stopped = {"event": "error", "status": "interrupted", "reason": "Effacement arrêté."}
+    assert job.clear_outcome(stopped, 10).status == "interrupted"
+    refused = {
+        "event": "error",
+        "status": "failed",
+        "reason": "Le DCO cache des secteurs",
+        "hidden_areas": "DCO",
+    }
+    outcome = job.clear_outcome(refused, 10)
+    assert outcome.status == "failed" and outcome.verification_result == "not_run"
+    assert outcome.hidden_areas == "DCO" and outcome.reason.startswith("Le DCO")
+    good = {
+        "event": "result", "scheme": "zeros", "verify": "full", "tool": "t", "bytes_written": 10,
+        "verified_bytes": 10, "verify_passed": True, "identity": {"size_bytes": 10},
+    }  # fmt: skip
+    assert job.clear_outcome(good, 10).status == "passed"
+    assert job.clear_outcome({**good, "bytes_written": 9}, 10).status == "failed"
+    assert job.clear_outcome({**good, "verified_bytes": 9}, 10).status == "failed"
+    bad = job.clear_outcome({**good, "verify_passed": False, "details": {"mismatch_offset": 4}}, 10)
+    assert bad.status == "failed" and bad.verification_result == "failed" and "4" in bad.reason
+    grown = {**good, "bytes_written": 12, "verified_bytes": 12, "identity": {"size_bytes": 12}}
+    assert job.clear_outcome(grown, 10).status == "passed"  # HPA removed: the disk grew

@@ -1,8 +1,10 @@
 """Step 2 of a deployment: wipe the PC's internal disks with the wipe engine, over SSH.
 
-The engine (`provisioning/wipe.py`, standard library only) is sent to the live system and run
-by its python3; the records and certificates are those of a bench wipe (`provisioning.records`),
-so a deployment never claims more than what ran: a failed or interrupted wipe stops it.
+The engine's files (`wipe.ENGINE_FILES`, standard library only) are sent to the live system,
+whose python3 runs the same entry point as the bench (`wipe.run_clear`: identity from smartctl,
+hdparm, nvme-cli and sysfs, HPA removal, overwrite, read-back). Its report is turned into the
+record's outcome by the bench's one mapping (`job.clear_outcome`), and the certificates are a
+bench wipe's: a failed or interrupted wipe stops the deployment.
 """
 
 from __future__ import annotations
@@ -15,48 +17,44 @@ from pathlib import Path
 from typing import Any
 
 from inventory.config import settings
-from provisioning import certificates, records, wipe
+from provisioning import certificates, job, records, wipe
+from provisioning.disk_identity import DiskIdentity
 from provisioning.imaging.transport import run
-from provisioning.records import Media, Outcome, Runner
+from provisioning.records import Outcome, Runner
 from provisioning.tables import MethodType, Status
 
-ENGINE = Path(wipe.__file__)
+ENGINE_DIR = Path(wipe.__file__).parent
 HEARTBEAT_SECONDS = 5.0
+PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 Step = Callable[..., Awaitable[Any]]
 
 
-def outcome_of(out: bytes, disk: dict[str, Any]) -> Outcome:
-    """The record's outcome from the engine's last JSON line; nothing claimed that did not run."""
-    base = Outcome(
-        status=Status.failed,
-        method_type=MethodType.clear,
-        method="overwrite",
-        method_details="Écrasement de chaque secteur adressable : 1 passe de zéros",
-        verification_method="full",
-        verification_result="not_run",
-    )
+def last_report(out: bytes) -> dict[str, Any] | None:
+    """The engine's last JSON line (its report), or None when it printed none."""
+    lines = out.decode(errors="replace").strip().splitlines()
     try:
-        last = json.loads(out.decode().strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        base.reason = "Le moteur d'effacement n'a pas rendu de résultat (connexion perdue ?)."
-        return base
-    if last.get("event") == "error":
-        base.status = Status(last.get("status", "failed"))
-        base.reason = str(last.get("reason", ""))
-        return base
-    base.tool = str(last.get("tool", ""))
-    base.bytes_written = int(last.get("bytes_written", 0))
-    base.verified_bytes = int(last.get("verified_bytes", 0))
-    base.notes = {k: last.get(k) for k in ("passes", "direct_io", "sector_size", "write_seconds")}
-    if not last.get("verify_passed"):
-        base.verification_result = "failed"
-        base.reason = "La relecture a trouvé un contenu inattendu : aucun certificat."
-    elif base.bytes_written != disk["size_bytes"]:
-        base.reason = "La taille effacée ne correspond pas à celle du disque."
-    else:
-        base.status = Status.passed
-        base.verification_result = "passed"
-    return base
+        found = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def remote_identity(out: bytes, disk: dict[str, Any]) -> DiskIdentity:
+    """The live system's `wipe.py identify` answer; the facts already known if it gave none."""
+    report = last_report(out)
+    if report is not None and report.get("event") == "identity":
+        return DiskIdentity.from_dict(report)
+    path = str(disk["path"])
+    return DiskIdentity(
+        path=path,
+        name=path.rsplit("/", 1)[-1],
+        model=str(disk.get("model") or ""),
+        serial=str(disk.get("serial") or ""),
+        size_bytes=int(disk.get("size_bytes") or 0),
+        transport=str(disk.get("transport") or "other"),
+        rotational=bool(disk.get("rotational")),
+        warnings=["Identité lue par sysfs seulement (wipe.py identify sans réponse)."],
+    )
 
 
 async def wipe_disks(
@@ -69,25 +67,24 @@ async def wipe_disks(
     step: Step,
 ) -> list[dict[str, Any]]:
     """Clear each disk in turn; the passed records (certified), or an error naming the failure."""
-    await step(lambda: remote.put(f"{remote.workdir}/wipe.py", ENGINE.read_bytes()))
+    for name in wipe.ENGINE_FILES:
+        data = (ENGINE_DIR / name).read_bytes()
+        await step(lambda n=name, d=data: remote.put(f"{remote.workdir}/{n}", d))
+    engine = f"{PATH}; python3 {remote.workdir}/wipe.py"
     runner = Runner(operator=actor, station=station)
     base_url = settings().base_url
     passed = []
     for disk in disks:
-        media = Media(
-            model=disk.get("model", ""),
-            serial=disk.get("serial", ""),
-            size_bytes=int(disk["size_bytes"]),
-            transport=disk.get("transport", "other"),
-            rotational=bool(disk.get("rotational")),
+        device = shlex.quote(str(disk["path"]))
+        _, said, _ = await step(
+            lambda c=f"{engine} identify {device}": run(remote.transport, c, check=False)
         )
+        identity = remote_identity(said, disk)
         record = await records.start(
-            media, runner, method_type=MethodType.clear, verification_method="full", tag=tag
-        )
-        command = (
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin; "
-            f"python3 {remote.workdir}/wipe.py clear {shlex.quote(disk['path'])} --verify full"
-        )
+            job.media_of(identity), runner, method_type=MethodType.clear,
+            verification_method="full", tag=tag,
+        )  # fmt: skip
+        command = f"{engine} clear {device} --verify full"
         work = asyncio.ensure_future(
             step(lambda c=command: run(remote.transport, c, check=False, timeout=86400))
         )
@@ -105,7 +102,8 @@ async def wipe_disks(
             )
             await records.finish(record["id"], interrupted, actor)
             raise
-        done = await records.finish(record["id"], outcome_of(out, disk), actor)
+        outcome = job.clear_outcome(last_report(out), identity.size_bytes)
+        done = await records.finish(record["id"], outcome, actor)
         if done["status"] != Status.passed:
             raise RuntimeError(f"effacement de {disk['path']} : {done['reason']}")
         done, pdf = await records.issue_pdf(done["id"], base_url, actor)
