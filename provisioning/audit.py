@@ -1,4 +1,5 @@
-"""Self-audit of erasure certificates: each signature verifies, each stored PDF is intact."""
+"""Self-audit of erasure certificates (each signature verifies, each stored PDF is intact) and
+of jobs (none "running" without a live worker's heartbeat)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import hashlib
 from typing import Any
 
 from inventory.audit import Violation
+from inventory.clock import now
 from provisioning import certificates
+from provisioning.imaging import jobs
+from provisioning.imaging.tables import DeploymentJob, JobStatus
 from provisioning.tables import SanitizationRecord, Status
 
 BATCH = 2000
@@ -79,5 +83,34 @@ async def audit_certificates() -> tuple[list[Violation], set[str]]:
         for record in rows:
             if record["certificate_sha256"]:
                 names.add(record["certificate_sha256"] + certificates.PDF_SUFFIX)
+            # Laid out before the record was attached to its device: kept, not current.
+            for superseded in (record["notes"] or {}).get("superseded_pdfs", []):
+                names.add(superseded + certificates.PDF_SUFFIX)
             found += certificate_violations(record, key_present)
         last_id = rows[-1]["id"]
+
+
+async def audit_jobs() -> list[Violation]:
+    """Every job "running" has a live worker: its process runs here, or it beat recently."""
+    cutoff = now() - jobs.STALE_AFTER
+    running = await DeploymentJob.select(
+        DeploymentJob.id, DeploymentJob.worker, DeploymentJob.heartbeat_at
+    ).where(DeploymentJob.status == JobStatus.running)
+    found = []
+    for job in running:
+        beat = job["heartbeat_at"]
+        if beat is not None and beat.tzinfo is None:
+            beat = beat.replace(tzinfo=cutoff.tzinfo)
+        if jobs.worker_gone(job["worker"]):
+            why = f"son worker ({job['worker']}) ne tourne plus"
+        elif beat is None or beat < cutoff:
+            when = f"{beat:%d/%m/%Y %H:%M:%S} UTC" if beat else "jamais"
+            why = f"son worker ({job['worker'] or '?'}) est silencieux (dernier signe : {when})"
+        else:
+            continue
+        sentence = (
+            f"Le déploiement n° {job['id']} est « en cours » alors que {why} : "
+            "démarrez « reemploi worker », qui le reprend ou le clôt avec sa raison."
+        )
+        found.append(Violation("job", f"déploiement {job['id']}", sentence))
+    return found

@@ -258,15 +258,31 @@ class CertificateAltered(Conflict):
     """A certificate PDF already issued is missing or no longer matches its SHA-256."""
 
 
+def _same_disk(row: dict[str, Any], media: Media, *, by_size: bool = False) -> bool:
+    """Whether a known disk row can be this medium: model and serial equal wherever both sides
+    report them (the SSH path may see less than the bench did), and with `by_size` (no serial
+    to go by) the same size. A serial found with a smaller size is the same disk, reported
+    short: the consistency check then counts the larger size."""
+    if by_size and row["size_bytes"] != media.size_bytes:
+        return False
+    return all(
+        not row[name] or not getattr(media, name) or row[name] == getattr(media, name)
+        for name in ("model", "serial")
+    )
+
+
 async def _disk_for(media: Media, device: dict[str, Any] | None) -> int:
-    """The disk row for this medium: found by serial and model, attached to `device` if given."""
+    """The disk row for this medium, never a second row for one physical disk: found by serial
+    (and model), else within the device by model and size; attached to `device` if given."""
     existing = None
     if media.serial:
-        existing = (
-            await Disk.select()
-            .where((Disk.serial == media.serial) & (Disk.model == media.model))
-            .first()
-        )
+        same_serial = await Disk.select().where(Disk.serial == media.serial)
+        existing = next((d for d in same_serial if _same_disk(d, media)), None)
+    if existing is None and device is not None:
+        in_device = await Disk.select().where(Disk.device == device["id"])
+        candidates = [d for d in in_device if _same_disk(d, media, by_size=True)]
+        if len(candidates) == 1:  # two alike (same model and size, no serial): ambiguous
+            existing = candidates[0]
     if existing is None:
         return await devices.add_disk(
             device["id"] if device else None,
@@ -282,15 +298,23 @@ async def _disk_for(media: Media, device: dict[str, Any] | None) -> int:
             f"Ce disque ({media.serial}) est enregistré dans l'appareil "
             f"{owner['asset_tag'] if owner else '?'}, pas dans {device['asset_tag']}."
         )
+    changes: dict[Any, Any] = {}
     if device is not None and existing["device"] is None:
-        await Disk.update({Disk.device: device["id"]}).where(Disk.id == existing["id"])
+        changes[Disk.device] = device["id"]
+    for column, value in ((Disk.model, media.model), (Disk.serial, media.serial)):
+        if value and not existing[column._meta.name]:  # learnt what was blank, never rewritten
+            changes[column] = value
+    if not existing["size_bytes"] and media.size_bytes:
+        changes[Disk.size_bytes] = media.size_bytes
+    if changes:
+        await Disk.update(changes).where(Disk.id == existing["id"])
     return existing["id"]
 
 
 _TRANSPORTS = {"sata", "nvme", "usb", "mmc", "other"}
 
 
-async def _context(device_id: int | None) -> dict[str, Any]:
+async def device_context(device_id: int | None) -> dict[str, Any]:
     """Asset tag, donation, donor and site names of a device, copied onto the record."""
     if device_id is None:
         return {
@@ -370,15 +394,16 @@ async def open_record(command: RecordStart, operator: str) -> dict[str, Any]:
             )
         if disk is None:  # read back in the same transaction that found or created it
             raise NotFound(f"Disque {disk_id} inconnu.")
-        context = await _context(disk["device"])
+        context = await device_context(disk["device"])
         started = now()
         rows = await SanitizationRecord.insert(
             SanitizationRecord(
                 disk=disk_id,
                 status=Status.running,
                 media_manufacturer=media.manufacturer[:120],
-                media_model=media.model[:120],
-                media_serial=media.serial[:120],
+                # What the bench learnt of this disk stands when the SSH path sees less.
+                media_model=(media.model or disk["model"])[:120],
+                media_serial=(media.serial or disk["serial"])[:120],
                 media_type=media.media_type[:40],
                 transport=media.transport[:10],
                 size_bytes=media.size_bytes,
@@ -457,6 +482,33 @@ async def _refusal(record: dict[str, Any], outcome: Outcome) -> str | None:
     )
 
 
+def _repeated(record: dict[str, Any], outcome: Outcome) -> str:
+    """Whether `outcome` repeats the finish that closed `record`: "same" (answer it again),
+    "refused" (it was a refused pass: refuse it again), or "" (another result: a conflict)."""
+    measured = (
+        str(outcome.method_type),
+        outcome.method[:60],
+        outcome.verified_bytes,
+        outcome.bytes_written,
+    )
+    stored = (
+        record["method_type"],
+        record["method"],
+        record["verified_bytes"],
+        record["bytes_written"],
+    )
+    refused = (record["notes"] or {}).get("refused_claim")
+    if refused is not None:
+        claimed = (str(outcome.status), outcome.verification_result)
+        same_claim = claimed == (refused["status"], refused["verification_result"])
+        return "refused" if same_claim and measured == stored else ""
+    if record["finished_at"] is None or str(outcome.status) != record["status"]:
+        return ""
+    if outcome.verification_result[:12] != record["verification_result"]:
+        return ""
+    return "same" if measured == stored else ""
+
+
 async def finish(record_id: int, outcome: Outcome, actor: str) -> dict[str, Any]:
     """Close a running record. A consistent pass is signed and may move its device to `wiped`.
 
@@ -468,6 +520,11 @@ async def finish(record_id: int, outcome: Outcome, actor: str) -> dict[str, Any]
     async with write_transaction(SanitizationRecord):
         record = await get(record_id)
         if record["status"] != Status.running:
+            repeated = _repeated(record, outcome)
+            if repeated == "same":
+                return record  # a finish whose answer was lost, sent again: the first result
+            if repeated == "refused":
+                raise ResultRefused(record["reason"], record)
             raise Conflict(
                 f"Le relevé {record_id} est déjà clos ({record['status']}) : relancez l'effacement."
             )
@@ -525,14 +582,14 @@ async def finish(record_id: int, outcome: Outcome, actor: str) -> dict[str, Any]
             details["refused"] = True
         await devices.record_disk_sanitized(record["disk"], passed, actor, details)
         if passed and record["device"] is not None:
-            await _advance_device(record["device"], actor)
+            await advance_device(record["device"], actor)
         closed = await get(record_id)
     if refused is not None:
         raise ResultRefused(refused, closed)
     return closed
 
 
-async def _advance_device(device_id: int, actor: str) -> None:
+async def advance_device(device_id: int, actor: str) -> None:
     """`to_wipe` → `wiped` once every disk of the device has a pass (the guard decides)."""
     device = await Device.select().where(Device.id == device_id).first()
     if device is None or device["state"] != DeviceState.to_wipe:

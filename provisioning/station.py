@@ -24,6 +24,10 @@ from provisioning.records import Heartbeat, Media, Outcome, RecordStart, Runner
 from provisioning.tables import MethodType, VerifyMode
 
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
+# A finish is retried for less than the silence after which the server settles a record
+# (records.STALE_AFTER, 5 min): a blip at the end of a long wipe never costs its certificate.
+FINISH_RETRY_SECONDS = 240.0
+RETRY_FIRST_DELAY, RETRY_MAX_DELAY = 0.5, 15.0
 
 
 class ApiError(Exception):
@@ -33,17 +37,33 @@ class ApiError(Exception):
 class ApiReporter:
     """Records written through the server's API with the station's bearer token."""
 
-    def __init__(self, server: str, token: str, runner: Runner) -> None:
+    def __init__(
+        self, server: str, token: str, runner: Runner, *, retry_for: float = FINISH_RETRY_SECONDS
+    ) -> None:
         self.server = server.rstrip("/")
         self.headers = {"Authorization": f"Bearer {token}"}
         self.runner = runner
+        self.retry_for = retry_for
 
-    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        async with httpx.AsyncClient(timeout=60) as client:
+    async def _post(
+        self, path: str, body: dict[str, Any], *, retry_for: float = 0.0
+    ) -> dict[str, Any]:
+        """POST to the sanitization API; network errors are retried with backoff for
+        `retry_for` seconds (only where the server answers a repeat with the same result)."""
+        loop = asyncio.get_running_loop()
+        deadline, delay = loop.time() + retry_for, RETRY_FIRST_DELAY
+        while True:
             try:
-                response = await client.post(
-                    f"{self.server}/api/v1/sanitization{path}", json=body, headers=self.headers
-                )
+                async with httpx.AsyncClient(timeout=60) as client:
+                    response = await client.post(
+                        f"{self.server}/api/v1/sanitization{path}", json=body, headers=self.headers
+                    )
+                break
+            except httpx.TransportError as error:
+                if loop.time() + delay > deadline:
+                    raise ApiError(f"Serveur injoignable : {error}") from None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_DELAY)
             except httpx.HTTPError as error:
                 raise ApiError(f"Serveur injoignable : {error}") from None
         if response.status_code >= 400:
@@ -71,7 +91,10 @@ class ApiReporter:
         await self._post(f"/records/{record_id}/heartbeat", body)
 
     async def finish(self, record_id: int, outcome: Outcome) -> dict[str, Any]:
-        return await self._post(f"/records/{record_id}/finish", msgspec.to_builtins(outcome))
+        """Close the record; a lost answer is asked again (the server answers a repeated
+        finish with the first result), within the time before it would settle the record."""
+        body = msgspec.to_builtins(outcome)
+        return await self._post(f"/records/{record_id}/finish", body, retry_for=self.retry_for)
 
 
 class StationOptions(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

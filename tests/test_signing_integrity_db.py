@@ -127,8 +127,16 @@ def assert_refused(
     )
     assert run(Event.count().where(Event.kind == records.CERTIFICATE_ISSUED)) == 0
     assert run(devices.get_device(tag))["state"] == "to_wipe"
-    # Closed: the same claim sent again is a conflict, never a late certificate.
-    assert finish(client, token, record["id"], body).status_code == 409
+    # Closed: the same claim sent again (its answer lost) is refused again with the same
+    # sentence, never a late certificate; another claim is a conflict.
+    again = finish(client, token, record["id"], body)
+    assert again.status_code == 422 and again.json()["detail"] == detail
+    other = finish(client, token, record["id"], {**body, "status": "failed", "reason": "autre"})
+    assert other.status_code == 409
+    assert (
+        run(SanitizationRecord.count().where(SanitizationRecord.certificate_id.is_not_null())) == 0
+    )
+    assert run(records.get(record["id"]))["status"] == Status.failed
 
 
 def test_the_reproduction_purge_with_nothing_verified_is_refused(

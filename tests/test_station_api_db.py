@@ -80,8 +80,16 @@ def test_a_station_reports_a_wipe(app_client: Any, tokens: dict[str, str]) -> No
     assert body["status"] == "passed" and body["certificate_id"]
     assert body["verify_url"].endswith(f"/verify/{body['certificate_id']}")
     assert run(devices.get_device(tag))["state"] == "wiped"
-    closed = app_client.post(
+    # The same finish again (its answer lost): the same result, no second certificate.
+    repeated = app_client.post(
         f"/api/v1/sanitization/records/{record['id']}/finish", json=PASSED, headers=head
+    )
+    assert repeated.status_code == 200 and repeated.json() == body
+    # Another result for the closed record: a conflict.
+    closed = app_client.post(
+        f"/api/v1/sanitization/records/{record['id']}/finish",
+        json={**PASSED, "status": "failed", "reason": "autre"},
+        headers=head,
     )
     assert closed.status_code == 409
     late = app_client.post(

@@ -8,7 +8,7 @@ from piccolo.conf.apps import Finder
 from inventory.audit import Violation, audit_devices, dangling_references
 from loans import audit as loans_audit
 from loans import documents
-from provisioning.audit import audit_certificates
+from provisioning.audit import audit_certificates, audit_jobs
 
 
 async def audit() -> list[Violation]:
@@ -19,8 +19,10 @@ async def audit() -> list[Violation]:
     found += loan_found
     certificate_found, certificate_files = await audit_certificates()
     found += certificate_found
+    found += await audit_jobs()
     found += loans_audit.unreferenced_files(documents.folder(), loan_files | certificate_files)
     found += await loans_audit.audit_borrowers()
     found += await loans_audit.audit_sessions()
+    found += await loans_audit.audit_memberships_deposits()
     found += await dangling_references(Finder().get_table_classes())
     return found

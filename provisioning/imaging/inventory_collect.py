@@ -1,13 +1,26 @@
-"""Hardware inventory from the live system: lshw -json, dmidecode, smartctl --json, battery."""
+"""Hardware inventory from the live system: lshw -json, dmidecode, smartctl --json, battery.
+
+Collected by the agent (`target_agent.py facts`) over SSH during a deployment or on its own
+(`reemploi inventory TAG@HOST`), or on this machine (`--local`); merged into the device's facts
+with a `hardware_inventoried` event naming the grade the facts suggest.
+"""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+from inventory import devices
 from inventory.db import write_transaction
-from inventory.errors import NotFound
+from inventory.errors import Invalid, NotFound
 from inventory.tables import Device, Disk
+from provisioning import grading
+
+INVENTORIED = "hardware_inventoried"
+AGENT = Path(__file__).with_name("target_agent.py")
 
 
 def parse_lshw(text: str) -> dict[str, Any]:
@@ -91,8 +104,26 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def store(device_id: int, summary: dict[str, Any]) -> None:
-    """Merge the inventory into the device's facts; add the disks it did not know (by serial)."""
+def collect_local(timeout: float = 600) -> dict[str, Any]:
+    """The agent's raw facts about this machine (the bench PC itself), as over SSH."""
+    done = subprocess.run(
+        [sys.executable, str(AGENT), "facts"], capture_output=True, timeout=timeout, check=False
+    )
+    try:
+        raw = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        detail = done.stderr.decode(errors="replace").strip()[-300:]
+        raise Invalid(f"Inventaire impossible sur cette machine : {detail}") from None
+    if "error" in raw:
+        raise Invalid(f"Inventaire impossible sur cette machine : {raw['error']}")
+    return raw
+
+
+async def store(
+    device_id: int, summary: dict[str, Any], actor: str = "system", source: str = "deployment"
+) -> None:
+    """Merge the inventory into the device's facts, add the disks it did not know (by serial),
+    and write the `hardware_inventoried` event, in one transaction."""
     async with write_transaction(Device):
         device = await Device.select().where(Device.id == device_id).first().output(load_json=True)
         if device is None:
@@ -124,3 +155,14 @@ async def store(device_id: int, summary: dict[str, Any]) -> None:
                         rotational=bool(disk.get("rotational")),
                     )
                 )
+        suggestion = grading.suggest_for(
+            {**device, **{c._meta.name: v for c, v in changes.items()}}
+        )
+        payload = {
+            "source": source,
+            "system": {k: system[k] for k in ("vendor", "product", "cpu") if system.get(k)},
+            "disks": len(summary["disks"]),
+            "batteries": len(summary["battery"]),
+            "suggested_grade": suggestion.grade.value,
+        }
+        await devices.write_event(device_id, actor, INVENTORIED, None, None, payload)

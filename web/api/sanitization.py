@@ -9,17 +9,27 @@ The commands (`RecordStart`, `Heartbeat`, `Outcome`) and the answer (`RecordOut`
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from provisioning import records
+from provisioning import attach, records
+from provisioning.attach import AttachRecord
 from provisioning.records import Heartbeat, HeartbeatOut, Outcome, RecordOut, RecordStart
 from provisioning.tables import Status
 from web.accounts import Principal
 from web.api.openapi import errors
 from web.roles import WORKSHOP
 from web.settings import base_url
+
+
+async def certified(row: dict[str, Any], actor: str) -> dict[str, Any]:
+    """The record, its certificate PDF laid out first if it passed (once: then read back)."""
+    if row["status"] == Status.passed:
+        row, _ = await records.issue_pdf(row["id"], base_url(), actor)
+    return row
 
 
 class SanitizationController(Controller):
@@ -63,9 +73,20 @@ class SanitizationController(Controller):
         closed failed with that reason, and no certificate exists.
         """
         row = await records.finish(record_id, data, principal.actor)
-        if row["status"] == Status.passed:
-            row, _ = await records.issue_pdf(record_id, base_url(), principal.actor)
-        return RecordOut.from_row(row, base_url())
+        return RecordOut.from_row(await certified(row, principal.actor), base_url())
+
+    @post("/attachments", opt={"roles": WORKSHOP}, status_code=200, responses=errors(404, 409, 422))
+    async def attach_record(
+        self, data: JSONBody[AttachRecord], principal: NamedDependency[Principal]
+    ) -> RecordOut:
+        """Attach a record made without a device (hot-plug bench, station) to the device whose
+        tag was scanned; its certificate then names the device (laid out again if issued).
+
+        422 for a misread tag; 409 if the record is attached to another device, or its disk
+        belongs to another one. Attaching again to the same device answers the same record.
+        """
+        row = await attach.attach(data, principal.actor)
+        return RecordOut.from_row(await certified(row, principal.actor), base_url())
 
     @get("/records/{record_id:int}", opt={"roles": WORKSHOP}, responses=errors(404))
     async def get_record(self, record_id: FromPath[int]) -> RecordOut:

@@ -18,6 +18,7 @@ from inventory.tables import Donation, Site
 from inventory.tags import TagError, parse_tag
 from labels.stocks import STOCKS
 from loans.tables import LoanDevice
+from provisioning import grading
 from provisioning.tables import SanitizationRecord
 from web.forms import form_to
 from web.roles import STAFF, WORKSHOP
@@ -122,6 +123,21 @@ async def device_list(
     )
 
 
+def hardware_view(device: dict[str, Any]) -> dict[str, Any]:
+    """The inventory in the device's facts as the card shows it: disks with SMART health and
+    hours, batteries with their wear."""
+    hardware = (device.get("facts") or {}).get("hardware") or {}
+    batteries = [
+        {**b, "wear_percent": grading.battery_wear(b)} for b in hardware.get("battery") or []
+    ]
+    return {
+        "known": bool(hardware),
+        "system": hardware.get("system") or {},
+        "disks": hardware.get("disks") or [],
+        "batteries": batteries,
+    }
+
+
 @get("/d/{tag:str}", opt={"roles": STAFF}, include_in_schema=False)
 async def device_page(request: Request, tag: FromPath[str]) -> Template:
     device = await devices.get_device(tag)
@@ -164,6 +180,8 @@ async def device_page(request: Request, tag: FromPath[str]) -> Template:
         "device.html",
         context={
             "device": device,
+            "hardware": hardware_view(device),
+            "suggestion": grading.suggest_for(device),
             "site": site,
             "disks": await devices.device_disks(device["id"]),
             "wipes": wipes,

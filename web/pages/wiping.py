@@ -1,8 +1,9 @@
 """Wiping: bench stations, runs in progress, records and certificates.
 
-Read-only for people: stations report through the sanitization API (web/api/sanitization.py);
-this page shows what they reported, in words, and refreshes the runs in progress from
-`/wiping/progress.json` (web/static/wiping.js).
+Stations report through the sanitization API (web/api/sanitization.py); this page shows what
+they reported, in words, and refreshes the runs in progress from `/wiping/progress.json`
+(web/static/wiping.js). A record made without a device (hot-plug bench, station) is attached to
+its device by scanning the device's tag into the field beside it.
 """
 
 from __future__ import annotations
@@ -12,21 +13,28 @@ from typing import Any
 
 import msgspec
 from babel.numbers import format_decimal
-from litestar import get
-from litestar.response import Template
+from litestar import Request, get, post
+from litestar.params import URLEncodedBody
+from litestar.response import Redirect, Template
 
 from inventory.clock import now as clock_now
+from inventory.errors import Conflict, DomainError
 from inventory.states import N_
-from provisioning import records
+from inventory.tags import TagError
+from provisioning import attach, records
+from provisioning.attach import AttachRecord
 from provisioning.tables import (
     METHOD_TYPE_WORDS,
     METHOD_WORDS,
     STATUS_WORDS,
     VERIFY_WORDS,
+    Status,
 )
 from web import i18n
+from web.forms import form_to
 from web.i18n import gettext as _
 from web.roles import WORKSHOP
+from web.settings import base_url
 from web.tables import ApiToken
 
 FINISHED_SHOWN = 100
@@ -154,8 +162,7 @@ async def _tokens() -> list[dict[str, Any]]:
     )
 
 
-@get("/wiping", opt={"roles": WORKSHOP}, include_in_schema=False)
-async def wiping_page() -> Template:
+async def _page(status_code: int = 200, **extra: Any) -> Template:
     await records.settle_abandoned()
     finished = await records.finished(FINISHED_SHOWN)
     return Template(
@@ -165,8 +172,38 @@ async def wiping_page() -> Template:
             "tokens": await _tokens(),
             "running": await _running(),
             "finished": [_record_words(r) for r in finished],
+            "unattached": [_record_words(r) for r in await attach.unattached(FINISHED_SHOWN)],
+            "attach_error": None,
+            "attach_typed": "",
+            **extra,
         },
+        status_code=status_code,
     )
+
+
+@get("/wiping", opt={"roles": WORKSHOP}, include_in_schema=False)
+async def wiping_page() -> Template:
+    return await _page()
+
+
+@post("/wiping/attach", opt={"roles": WORKSHOP}, include_in_schema=False, status_code=303)
+async def wiping_attach(
+    request: Request, data: URLEncodedBody[dict[str, Any]]
+) -> Redirect | Template:
+    """Attach a record to the device whose tag was scanned; then show that device's card."""
+    try:
+        command = form_to(AttachRecord, data)
+        row = await attach.attach(command, request.user.actor)
+    except (DomainError, TagError) as error:
+        record = str(data.get("record_id", ""))
+        return await _page(
+            409 if isinstance(error, Conflict) else 422,
+            attach_error={"record_id": record, "message": str(error)},
+            attach_typed=str(data.get("asset_tag", ""))[:300],
+        )
+    if row["status"] == Status.passed:
+        await records.issue_pdf(row["id"], base_url(), request.user.actor)
+    return Redirect(f"/d/{row['asset_tag']}", status_code=303)
 
 
 @get("/wiping/progress.json", opt={"roles": WORKSHOP}, include_in_schema=False)
@@ -176,4 +213,4 @@ async def wiping_progress() -> ProgressOut:
     return ProgressOut(running=[r["progress"] for r in await _running()])
 
 
-ROUTES: list[Any] = [wiping_page, wiping_progress]
+ROUTES: list[Any] = [wiping_page, wiping_progress, wiping_attach]
