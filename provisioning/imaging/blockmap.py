@@ -94,8 +94,12 @@ def scan(path: Path, on_range: Callable[[int, bytes], None] | None = None) -> Bl
             current = bytearray()
             start = -1
 
+        done = 0  # blocks before this offset are mapped or skipped already
         for begin, end in _data_extents(fd, size):
-            begin -= begin % BLOCK
+            # Two extents may share a block: it is read once, with the first one.
+            begin = max(begin - begin % BLOCK, done)
+            if begin >= end:
+                continue
             pos = begin
             if start >= 0 and start + len(current) != begin:
                 close()
@@ -114,5 +118,6 @@ def scan(path: Path, on_range: Callable[[int, bytes], None] | None = None) -> Bl
                     if len(current) >= MAX_RANGE:
                         close()
                 pos += len(chunk)
+            done = pos
         close()
     return BlockMap(size=size, ranges=tuple(ranges))

@@ -16,7 +16,7 @@ import msgspec
 from inventory import devices
 from inventory.config import settings
 from inventory.db import write_transaction
-from inventory.errors import Conflict, Invalid
+from inventory.errors import Conflict, Invalid, NotFound
 from inventory.tables import Event
 from provisioning.imaging import images
 from provisioning.imaging.tables import DeploymentJob, Image
@@ -31,11 +31,21 @@ class ImageAdd(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
     file: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
     version: Annotated[str, msgspec.Meta(min_length=1, max_length=40)] = "1"
+    bmap: Annotated[str, msgspec.Meta(max_length=255)] = ""
     field_labels: ClassVar[dict[str, str]] = {
         "name": "Nom",
         "file": "Fichier",
         "version": "Version",
+        "bmap": "Carte bmap",
     }
+
+
+class ImageExport(msgspec.Struct, forbid_unknown_fields=True):
+    """Write an image for bmaptool: NAME.img.zst and NAME.bmap into a folder."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+    folder: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
+    field_labels: ClassVar[dict[str, str]] = {"name": "Nom", "folder": "Dossier"}
 
 
 class ImageRetire(msgspec.Struct, forbid_unknown_fields=True):
@@ -81,10 +91,11 @@ async def add_from_inbox(command: ImageAdd, actor: str) -> dict[str, Any]:
     """`reemploi image add NAME --from FILE`, with FILE chosen in the inbox."""
     name, file_name, version = command.name, command.file, command.version
     raw = await inbox_path(file_name)
+    described = await inbox_path(command.bmap) if command.bmap else None
     if not version or len(version) > 40:
         raise Invalid("La version compte 1 à 40 caractères.")
     try:
-        return await images.add_image(name, raw, version=version, actor=actor)
+        return await images.add_image(name, raw, version=version, actor=actor, bmap_file=described)
     except OSError:
         raise Invalid(
             f"Le fichier « {file_name} » n'a pas pu être lu ou compressé (place disque, droits)."
@@ -93,6 +104,34 @@ async def add_from_inbox(command: ImageAdd, actor: str) -> dict[str, Any]:
         raise Invalid(
             f"Le fichier « {file_name} » n'est pas une image disque brute lisible."
         ) from None
+
+
+async def export(command: ImageExport) -> tuple[Path, Path]:
+    """`reemploi image export NAME DIR`: the image and its bmap, for `bmaptool copy`."""
+    image = await images.get_image(command.name)
+    folder = Path(command.folder)
+    if not await asyncio.to_thread(folder.is_dir):
+        raise Invalid(f"Le dossier {command.folder} n'existe pas.")
+    try:
+        return await asyncio.to_thread(images.export, image, folder)
+    except ValueError as error:  # the stored data disagrees with its map
+        raise Invalid(str(error)) from None
+    except OSError as error:
+        raise Invalid(
+            f"L'export de {command.name} dans {command.folder} a échoué ({error.strerror})."
+        ) from None
+
+
+async def image_bmap(image_id: int) -> tuple[str, bytes]:
+    """(NAME.bmap, its text): the image's map in bmaptool's format, for download."""
+    image = await Image.select().where(Image.id == image_id).first()
+    if image is None:
+        raise NotFound("Cette image n'existe pas.")
+    try:
+        text = await asyncio.to_thread(images.bmap_text, image)
+    except (OSError, ValueError):
+        raise Invalid(f"La carte de l'image {image['name']} est illisible.") from None
+    return f"{image['name']}.bmap", text
 
 
 async def retired_ids() -> set[int]:

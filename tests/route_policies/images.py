@@ -1,4 +1,4 @@
-"""System images page: list, add from the inbox, retire."""
+"""System images page: list, add from the inbox, retire, bmap download."""
 
 from tests.route_policies import WORKSHOP
 
@@ -6,4 +6,5 @@ POLICY = {
     ("GET", "/images"): WORKSHOP,
     ("POST", "/images"): WORKSHOP,
     ("POST", "/images/{image_id:int}/retire"): WORKSHOP,
+    ("GET", "/images/{image_id:int}/bmap"): WORKSHOP,
 }

@@ -1,4 +1,5 @@
-"""System images: list, add (from the server's inbox folder), retire.
+"""System images: list, add (from the server's inbox folder, with its bmap if any), retire,
+download an image's bmap.
 
 Adding runs the service `reemploi image add` runs (provisioning.imaging.images.add_image) on a
 raw image file already copied into the inbox folder (catalogue.inbox_dir): images weigh gigabytes,
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import get, post
+from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
@@ -51,7 +52,8 @@ async def _context(
     inbox = [{**f, "size_text": size_words(f["size_bytes"])} for f in await catalogue.inbox_files()]
     return {
         "images": rows,
-        "inbox": inbox,
+        "inbox": [f for f in inbox if not f["name"].endswith(".bmap")],
+        "bmaps": [f for f in inbox if f["name"].endswith(".bmap")],
         "inbox_dir": str(catalogue.inbox_dir()),
         "error": error,
         "error_field": field,
@@ -78,6 +80,17 @@ async def add_image_from_page(data: Form, principal: Caller) -> Redirect | Templ
     return Redirect("/images")
 
 
+@get("/images/{image_id:int}/bmap", opt={"roles": WORKSHOP}, include_in_schema=False)
+async def image_bmap_download(image_id: FromPath[int]) -> Response[bytes]:
+    """The image's block map as a bmap 2.0 file, for bmaptool."""
+    file_name, text = await catalogue.image_bmap(image_id)
+    return Response(
+        text,
+        media_type="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="{file_name}"'},
+    )
+
+
 @post("/images/{image_id:int}/retire", opt={"roles": WORKSHOP}, include_in_schema=False)
 async def retire_image_from_page(
     image_id: FromPath[int], data: Form, principal: Caller
@@ -95,4 +108,5 @@ ROUTES: list[Any] = [
     images_page,
     add_image_from_page,
     retire_image_from_page,
+    image_bmap_download,
 ]
