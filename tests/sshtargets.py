@@ -3,6 +3,9 @@
     with Lab(4) as lab:               # four namespaces, four sshd, four loop devices
         lab.targets[0].host, lab.targets[0].disk, lab.open_socket(host, port)
 
+    with Lab(8, lan=True, uplink="100mbit") as lab:   # one workshop LAN: the PCs reach each
+        ...                                            # other; the server's one link is shaped
+
 The controller side of every veth pair lives in a namespace of its own too: private addresses
 exist only inside namespaces the lab made, and the client's sockets are opened from there (a
 thread joins that namespace, connects, and hands the socket back). Everything is torn down in
@@ -70,11 +73,20 @@ class Lab:
         *,
         rekey_limit: str = "default none",
         shape: str | None = None,
+        lan: bool = False,
+        uplink: str | None = None,
+        folder: str = "/var/tmp",
     ):
         self.count, self.disk_bytes = count, disk_bytes
         self.rekey_limit, self.shape = rekey_limit, shape
+        # lan: every PC and the controller on one bridge (a switch) in a namespace of its own;
+        # `uplink` shapes the controller's single link into it, both ways.
+        self.lan, self.uplink = lan, uplink
+        self.folder = folder  # where the disk files live (/dev/shm: one machine's disk is
+        # not shared by eight PCs' writes, as it is in a workshop)
         self.prefix = ""
         self.controller = ""
+        self.bridge = ""
         self.targets: list[SshTarget] = []
         self.dir: Path | None = None
         self.client_key: paramiko.Ed25519Key | None = None
@@ -93,7 +105,7 @@ class Lab:
         self.close()
 
     def _start(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="reemploi-lab-", dir="/var/tmp"))
+        self.dir = Path(tempfile.mkdtemp(prefix="reemploi-lab-", dir=self.folder))
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         self.client_key_file = self.dir / "client_key"
         sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.client_key_file))
@@ -109,10 +121,29 @@ class Lab:
         else:
             raise RuntimeError("no free network namespace name")
         sh("ip", "-n", self.controller, "link", "set", "lo", "up")
+        if self.lan:
+            self._add_bridge()
         for i in range(self.count):
             self.targets.append(self._add_target(i))
         for target in self.targets:
             self._wait_listening(target)
+
+    def _add_bridge(self) -> None:
+        """The workshop switch: a bridge in its own namespace, the controller's link shaped."""
+        self.bridge = f"{self.prefix}b"
+        sh("ip", "netns", "add", self.bridge)
+        sh("ip", "-n", self.bridge, "link", "set", "lo", "up")
+        sh("ip", "-n", self.bridge, "link", "add", "br0", "type", "bridge")
+        sh("ip", "-n", self.bridge, "link", "set", "br0", "up")
+        sh("ip", "-n", self.controller, "link", "add", "up0", "type", "veth",
+           "peer", "name", "u0", "netns", self.bridge)  # fmt: skip
+        sh("ip", "-n", self.bridge, "link", "set", "u0", "master", "br0", "up")
+        sh("ip", "-n", self.controller, "addr", "add", "10.214.0.1/24", "dev", "up0")
+        sh("ip", "-n", self.controller, "link", "set", "up0", "up")
+        if self.uplink:
+            for netns, dev in ((self.controller, "up0"), (self.bridge, "u0")):
+                sh("ip", "netns", "exec", netns, "tc", "qdisc", "add", "dev", dev, "root",
+                   "tbf", "rate", self.uplink, "burst", "256kb", "latency", "50ms")  # fmt: skip
 
     def _add_target(self, i: int) -> SshTarget:
         assert self.dir is not None
@@ -123,9 +154,17 @@ class Lab:
             f.truncate(self.disk_bytes)
         disk = sh("losetup", "-f", "--show", str(disk_file)).stdout.strip()
         host_key = self.dir / f"host{i}"
-        target = SshTarget(i, netns, f"10.213.{i}.2", disk, disk_file, host_key)
+        host = f"10.214.0.{10 + i}" if self.lan else f"10.213.{i}.2"
+        target = SshTarget(i, netns, host, disk, disk_file, host_key)
         sh("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key))
         sh("ip", "-n", netns, "link", "set", "lo", "up")
+        if self.lan:
+            sh("ip", "-n", self.bridge, "link", "add", f"p{i}", "type", "veth",
+               "peer", "name", "eth0", "netns", netns)  # fmt: skip
+            sh("ip", "-n", self.bridge, "link", "set", f"p{i}", "master", "br0", "up")
+            sh("ip", "-n", netns, "addr", "add", f"{host}/24", "dev", "eth0")
+            sh("ip", "-n", netns, "link", "set", "eth0", "up")
+            return self._start_sshd(target)
         veth = f"c{i}"
         sh(
             "ip",
@@ -166,6 +205,11 @@ class Lab:
                 "latency",
                 "50ms",
             )
+        return self._start_sshd(target)
+
+    def _start_sshd(self, target: SshTarget) -> SshTarget:
+        assert self.dir is not None
+        i, netns, host_key = target.index, target.netns, target.host_key
         config = self.dir / f"sshd{i}.conf"
         config.write_text(
             f"ListenAddress {target.host}\nPort 22\nHostKey {host_key}\n"
@@ -193,7 +237,8 @@ class Lab:
                 self.open_socket(target.host, 22).close()
                 return
             except OSError:
-                if time.monotonic() > deadline or target.process.poll() is not None:
+                stopped = target.process is not None and target.process.poll() is not None
+                if time.monotonic() > deadline or stopped:
                     raise RuntimeError(f"sshd {target.index} did not start") from None
                 time.sleep(0.05)
 
@@ -287,6 +332,8 @@ class Lab:
                     sh("losetup", "-d", name, check=False)
         if self.controller:
             sh("ip", "netns", "del", self.controller, check=False)
+        if self.bridge:
+            sh("ip", "netns", "del", self.bridge, check=False)
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
 

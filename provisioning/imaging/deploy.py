@@ -2,21 +2,23 @@
 
 A request is checked and queued (`prepare`); a worker process (`reemploi worker`,
 provisioning.imaging.worker) claims each job and runs it (`run_claimed`); the command line runs
-the jobs it queued itself, claimed at creation (`deploy`). Each job runs its SSH work in a thread
-(paramiko blocks) while the event loop saves its progress every half second. The device's state
-changes only after every range was verified on the target and the system was personalised; any
-failure leaves it as it was, and the job can be rerun.
+the jobs it queued itself, claimed at creation (`deploy`). With more than one PC the deployment
+is chained unless unicast is asked for (provisioning.imaging.chain): its jobs share a chain name
+and a worker claims them together. Each job's steps (provisioning.imaging.job_run) run their SSH
+work in threads (paramiko blocks) while the event loop saves its progress every half second. The
+device's state changes only after every range was verified on the target and the system was
+personalised; any failure leaves it as it was, and the job can be rerun.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import shlex
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -27,31 +29,23 @@ from inventory import devices
 from inventory.commands import build, checked
 from inventory.config import settings
 from inventory.errors import Conflict, DomainError, FieldInvalid, Invalid
-from provisioning.imaging import (
-    catalogue,
-    images,
-    inventory_collect,
-    jobs,
-    personalise,
-    profiles,
-    remote_wipe,
-)
-from provisioning.imaging.hostkeys import PinnedKeyPolicy, load_pins
+from provisioning.imaging import catalogue, chain, images, jobs, profiles
+from provisioning.imaging.job_run import JobRun, Options, Remote, StepFailed, run_unicast
 from provisioning.imaging.tables import JobStatus
-from provisioning.imaging.target_agent import choose_disk, internal
-from provisioning.imaging.transport import Endpoint, RemoteError, SocketFactory, connect, run
+from provisioning.imaging.transport import SocketFactory
 
-AGENT = Path(__file__).with_name("target_agent.py")
-# Shipped beside the agent, which imports them from its own folder on the live system.
-AGENT_MODULES = ("target_personalise.py", "target_partitions.py")
+__all__ = ["Options", "Remote", "StepFailed"]
 # How sockets to targets are opened (None: plain TCP); the test harness opens them in a namespace.
 OPEN_SOCKET: SocketFactory | None = None
 log = logging.getLogger("reemploi.worker")
-PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-class StepFailed(RuntimeError):
-    pass
+class Mode(StrEnum):
+    """How the ranges travel: chained through the PCs, or from the server to each PC."""
+
+    auto = "auto"
+    chained = "chained"
+    unicast = "unicast"
 
 
 Short = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
@@ -90,62 +84,19 @@ class DeploymentIn(msgspec.Struct, forbid_unknown_fields=True):
     image: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
     profile: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
     targets: Annotated[list[TargetIn], msgspec.Meta(min_length=1, max_length=100)]
+    # auto: chained when more than one PC is selected, unicast for one.
+    mode: Mode = Mode.auto
     field_labels: ClassVar[dict[str, str]] = {
         "image": "Image",
         "profile": "Profil",
         "targets": "Cibles",
+        "mode": "Mode",
     }
 
 
-class Remote:
-    """The blocking SSH half of one job."""
-
-    def __init__(self, transport: paramiko.Transport):
-        self.transport = transport
-        self.workdir = run(transport, "mktemp -d /tmp/reemploi.XXXXXX")[1].decode().strip()
-        self.put(f"{self.workdir}/agent.py", AGENT.read_bytes())
-        for name in AGENT_MODULES:
-            self.put(f"{self.workdir}/{name}", AGENT.with_name(name).read_bytes())
-
-    def put(self, path: str, data: bytes) -> None:
-        run(self.transport, f"cat > {shlex.quote(path)}", data)
-
-    def agent(self, *args: str, stdin: Any = b"", pipe: str = "", on_sent=None) -> dict:
-        command = " ".join(shlex.quote(a) for a in args)
-        agent = f"python3 {self.workdir}/agent.py {command}"
-        line = f"{PATH}; {pipe} | {agent}" if pipe else f"{PATH}; {agent}"
-        status, out, err = run(self.transport, line, stdin, check=False, on_sent=on_sent)
-        try:
-            result = json.loads(out.decode().strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            detail = err.decode(errors="replace").strip()[-300:]
-            raise StepFailed(f"l'agent ne répond pas ({status}) : {detail}") from None
-        if status != 0 or "error" in result:
-            raise StepFailed(result.get("error", f"code {status}"))
-        return result
-
-    def close(self) -> None:
-        try:
-            if self.transport.is_active():
-                run(self.transport, f"rm -rf {self.workdir}", check=False, timeout=10)
-        finally:
-            self.transport.close()
-
-
-def _chunks(path: Path, size: int = 1024 * 1024):
-    with open(path, "rb") as f:
-        while chunk := f.read(size):
-            yield chunk
-
-
-@dataclass
-class Options:
-    """How this process reaches the PCs: the workshop's key, and for tests a socket opener."""
-
-    pkey: paramiko.PKey
-    actor: str = ""
-    open_socket: SocketFactory | None = None
-    observer: Callable[[int, jobs.Progress], None] | None = None
+def chained(mode: Mode | str, count: int) -> bool:
+    """Whether `count` PCs deployed in `mode` form a chain."""
+    return count > 1 and Mode(mode) != Mode.unicast
 
 
 @dataclass
@@ -160,10 +111,16 @@ class Batch:
 
 
 async def prepare(
-    image_name: str, profile_name: str, targets: list[TargetIn], actor: str, worker: str = ""
+    image_name: str,
+    profile_name: str,
+    targets: list[TargetIn],
+    actor: str,
+    worker: str = "",
+    mode: Mode = Mode.auto,
 ) -> Batch:
     """Check the request and create one queued job per target (nothing is contacted yet); with
-    `worker`, the jobs are created already claimed by that process."""
+    `worker`, the jobs are created already claimed by that process. Chained jobs share a chain
+    name, their order that of the targets."""
     targets = [checked(t) for t in targets]
     image = await images.get_image(image_name)
     if await catalogue.is_retired(image):
@@ -174,6 +131,7 @@ async def prepare(
     if len({t.tag for t in targets}) != len(targets):
         raise Invalid("Une même étiquette figure deux fois dans la liste des cibles.")
     found = [await devices.get_device(t.tag) for t in targets]
+    chain_name = f"chaine-{secrets.token_hex(6)}" if chained(mode, len(targets)) else ""
     batch = Batch(image, profile, [])
     for device, target in zip(found, targets, strict=True):
         job_id = await jobs.create(
@@ -185,6 +143,7 @@ async def prepare(
             profile=profile.name,
             actor=actor,
             worker=worker,
+            chain=chain_name,
         )
         batch.jobs.append((job_id, target, device))
     return batch
@@ -192,9 +151,11 @@ async def prepare(
 
 async def enqueue(command: DeploymentIn, actor: str) -> list[int]:
     """What the web process does: check the request and the workshop key, queue the jobs; a
-    worker runs them. The job numbers, at once."""
+    worker runs them (a chain's jobs together). The job numbers, at once."""
     workshop_key()
-    batch = await prepare(command.image, command.profile, list(command.targets), actor)
+    batch = await prepare(
+        command.image, command.profile, list(command.targets), actor, mode=command.mode
+    )
     return batch.job_ids
 
 
@@ -205,13 +166,14 @@ def target_of(job: dict[str, Any]) -> TargetIn:
     return TargetIn(tag=job["asset_tag"], host=host, port=int(port or 22), disk=job["disk"])
 
 
-async def run_claimed(job_id: int, worker: str, options: Options) -> None:
-    """Run a job `worker` holds, from its row (a worker's restart loses nothing it needs)."""
+async def _job_run(job_id: int, worker: str, options: Options) -> JobRun | None:
+    """The run of a job `worker` holds, from its row; None when it failed at once (its device,
+    image or profile gone)."""
     job = await jobs.get(job_id)
     options = Options(
         pkey=options.pkey,
         actor=job["actor"],
-        open_socket=options.open_socket,
+        open_socket=options.open_socket or OPEN_SOCKET,
         observer=options.observer,
     )
     try:
@@ -220,14 +182,31 @@ async def run_claimed(job_id: int, worker: str, options: Options) -> None:
         profile = profiles.get_profile(job["profile"])
     except DomainError as error:
         await jobs.finish(job_id, jobs.Progress(), worker, JobStatus.failed, str(error))
-        return
-    await run_job(job_id, target_of(job), device, image, profile, options, worker)
+        return None
+    return JobRun(job_id, target_of(job), device, image, profile, options, worker)
 
 
-async def run_owned(job_ids: list[int], worker: str, options: Options) -> None:
-    """Run jobs `worker` holds, all at once, heartbeating until the last one ends."""
+async def run_claimed(job_id: int, worker: str, options: Options) -> None:
+    """Run a job `worker` holds, from its row (a worker's restart loses nothing it needs)."""
+    if (run := await _job_run(job_id, worker, options)) is not None:
+        await run_unicast(run)
+
+
+async def run_claimed_chain(job_ids: list[int], worker: str, options: Options) -> None:
+    """Run jobs `worker` holds as one chain, in the order given."""
+    runs = [await _job_run(job_id, worker, options) for job_id in job_ids]
+    await chain.run_chain([r for r in runs if r is not None])
+
+
+async def run_owned(
+    job_ids: list[int], worker: str, options: Options, mode: Mode = Mode.auto
+) -> None:
+    """Run jobs `worker` holds, all at once (chained or not), heartbeating until the last ends."""
     async with heartbeating(worker):
-        await asyncio.gather(*(run_claimed(job_id, worker, options) for job_id in job_ids))
+        if chained(mode, len(job_ids)):
+            await run_claimed_chain(job_ids, worker, options)
+        else:
+            await asyncio.gather(*(run_claimed(job_id, worker, options) for job_id in job_ids))
 
 
 @contextlib.asynccontextmanager
@@ -255,13 +234,17 @@ async def heartbeating(worker: str, on_lost: Callable[[set[int]], None] | None =
 
 
 async def deploy(
-    image_name: str, profile_name: str, targets: list[TargetIn], options: Options
+    image_name: str,
+    profile_name: str,
+    targets: list[TargetIn],
+    options: Options,
+    mode: Mode = Mode.auto,
 ) -> list[dict[str, Any]]:
-    """Create one job per target claimed by this process, run them all at once, return the
-    finished jobs (what `reemploi image deploy` does, without a worker)."""
+    """Create one job per target claimed by this process, run them all at once (chained when
+    `mode` says so), return the finished jobs (what `reemploi image deploy` does, no worker)."""
     worker = jobs.worker_name("cli")
-    batch = await prepare(image_name, profile_name, targets, options.actor, worker)
-    await run_owned(batch.job_ids, worker, options)
+    batch = await prepare(image_name, profile_name, targets, options.actor, worker, mode)
+    await run_owned(batch.job_ids, worker, options, mode)
     return [await jobs.get(job_id) for job_id in batch.job_ids]
 
 
@@ -272,139 +255,6 @@ def workshop_key(path: Path | None = None) -> paramiko.PKey:
         return paramiko.PKey.from_path(str(path))
     except (OSError, paramiko.SSHException) as error:
         raise Invalid(f"Clé SSH de l'atelier illisible ({path}) : {error}") from None
-
-
-async def run_job(
-    job_id: int,
-    target: TargetIn,
-    device: dict[str, Any],
-    image: dict[str, Any],
-    profile: profiles.Profile,
-    options: Options,
-    worker: str,
-) -> None:
-    """Run one claimed job to its end; its progress and result are written while `worker`
-    still holds it (a job taken back by another worker is left to it)."""
-    progress = jobs.Progress(bytes_total=image["compressed_bytes"])
-    tag = device["asset_tag"]
-    await jobs.save(job_id, progress, worker)
-    remote: Remote | None = None
-
-    async def step(fn, *args):
-        """Run blocking work in a thread, saving progress while it runs."""
-        task = asyncio.ensure_future(asyncio.to_thread(fn, *args))
-        while not task.done():
-            await asyncio.wait([task], timeout=0.5)
-            await jobs.save(job_id, progress, worker)
-        return task.result()
-
-    try:
-        policy = PinnedKeyPolicy(await load_pins(), target.port)
-        progress.enter("connect", target.address)
-        transport = await step(
-            lambda: connect(
-                Endpoint(target.host, target.port, target.user),
-                options.pkey,
-                policy,
-                open_socket=options.open_socket or OPEN_SOCKET,
-            )
-        )
-        session: Remote = await step(Remote, transport)
-        remote = session
-        progress.enter("inventory")
-        raw = await step(session.agent, "facts")
-        await inventory_collect.store(device["id"], inventory_collect.summarise(raw))
-        progress.enter("wipe")
-        facts = await devices.device_facts(await devices.get_device(tag))
-        if not facts.disks_sanitized:
-            if target.disk:
-                to_wipe = [await step(session.agent, "identify", target.disk)]
-            else:
-                to_wipe = internal(raw["disks"])
-            if not to_wipe:
-                raise StepFailed("aucun disque interne à effacer n'a été trouvé")
-            try:
-                wiped = await remote_wipe.wipe_disks(
-                    session, to_wipe, tag=tag, actor=options.actor, station=target.address,
-                    step=step,
-                )  # fmt: skip
-            except RuntimeError as error:
-                raise StepFailed(str(error)) from None
-            progress.enter("wipe", ", ".join(r["certificate_id"] or "" for r in wiped))
-        progress.enter("disk")
-        disk = target.disk or _choose(raw["disks"])
-        progress.enter("transfer", disk)
-        block_map = images.load_map(image)
-        await step(session.put, f"{session.workdir}/map.json", block_map.canonical())
-
-        def on_sent(count: int) -> None:
-            progress.sent(count)
-            if options.observer is not None:
-                options.observer(job_id, progress)
-
-        written = await step(
-            lambda: session.agent(
-                "write",
-                disk,
-                f"{session.workdir}/map.json",
-                stdin=_chunks(images.data_path(image)),
-                pipe="zstd -q -d -c",
-                on_sent=on_sent,
-            )
-        )
-        progress.enter("verify", f"{written['verified']}/{written['ranges']}")
-        if written["verified"] != written["ranges"] or written["ranges"] != len(block_map.ranges):
-            raise StepFailed(
-                f"{written['ranges'] - written['verified']} plage(s) relue(s) avec une empreinte "
-                f"différente (décalages {written['bad_offsets']})"
-            )
-        progress.enter("finish")
-        spec = personalise.spec_for(tag, profile, image)
-        finished = await step(
-            lambda: session.agent("finish", disk, stdin=json.dumps(spec).encode())
-        )
-        progress.enter("record")
-        details = {
-            "image": image["name"],
-            "version": image["version"],
-            "map_sha256": image["map_sha256"],
-            "profile": profile.name,
-            "target": target.address,
-            "disk": disk,
-            "ranges_verified": written["verified"],
-            "job": job_id,
-            **finished,
-        }
-        await devices.record_image_verified(tag, True, options.actor, details)
-        if (await devices.get_device(tag))["state"] == "wiped":
-            await devices.apply_transition(tag, "image_verified", options.actor)
-        progress.enter("done")
-        await jobs.finish(job_id, progress, worker, JobStatus.passed)
-    except (Exception, asyncio.CancelledError) as error:
-        await jobs.finish(job_id, progress, worker, JobStatus.failed, _reason(error))
-        if not isinstance(error, Exception):
-            raise
-    finally:
-        if remote is not None:
-            await asyncio.to_thread(remote.close)
-
-
-def _choose(disks: list[dict[str, Any]]) -> str:
-    try:
-        return choose_disk(disks)["path"]
-    except ValueError as error:
-        raise StepFailed(str(error)) from None
-
-
-def _reason(error: BaseException) -> str:
-    if isinstance(error, asyncio.CancelledError):
-        return "interrompu : le déploiement a été arrêté avant la fin"
-    if isinstance(error, DomainError | StepFailed | RemoteError):
-        return str(error)
-    if isinstance(error, EOFError | ConnectionError | OSError | paramiko.SSHException):
-        text = str(error) or type(error).__name__
-        return f"connexion SSH perdue ou refusée : {text}"
-    return f"{type(error).__name__}: {error}"
 
 
 def parse_target(text: str) -> TargetIn:
@@ -429,7 +279,9 @@ def parse_target(text: str) -> TargetIn:
 MAX_TARGET_TEXT = 20_000
 
 
-def deployment_from_text(image: str, profile: str, lines: str | list[str]) -> DeploymentIn:
+def deployment_from_text(
+    image: str, profile: str, lines: str | list[str], mode: str = Mode.auto
+) -> DeploymentIn:
     """The deployment a form or the command line describes, targets written one per line as
     `TAG@HOST[:PORT][=DISK]`, checked as the DeploymentIn the API takes."""
     if isinstance(lines, str):
@@ -446,6 +298,7 @@ def deployment_from_text(image: str, profile: str, lines: str | list[str]) -> De
             "image": image.strip(),
             "profile": profile.strip(),
             "targets": [msgspec.structs.asdict(t) for t in targets],
+            "mode": mode.strip() or Mode.auto,
         },
         strict=False,
     )

@@ -90,6 +90,7 @@ class JobOut(msgspec.Struct):
     created_at: datetime
     finished_at: datetime | None
     attempts: int = 0
+    chain: str = ""
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> JobOut:
@@ -188,8 +189,10 @@ async def create(
     profile: str,
     actor: str,
     worker: str = "",
+    chain: str = "",
 ) -> int:
-    """A queued job; with `worker`, already claimed by that process (the CLI runs its own)."""
+    """A queued job; with `worker`, already claimed by that process (the CLI runs its own);
+    `chain` names the chained deployment it belongs to."""
     at = now()
     async with write_transaction(DeploymentJob):
         rows = await DeploymentJob.insert(
@@ -207,6 +210,7 @@ async def create(
                 worker=worker,
                 heartbeat_at=at if worker else None,
                 attempts=1 if worker else 0,
+                chain=chain,
             )
         ).returning(DeploymentJob.id)
         job_id = rows[0]["id"]
@@ -244,6 +248,20 @@ async def claim(job_id: int, worker: str) -> bool:
             return False
         await _event(job_id, JobStatus.running, worker)
     return True
+
+
+async def claim_chain(job_id: int, worker: str) -> list[int]:
+    """`job_id` (which `worker` holds) and the queued jobs of its chain `worker` claims too, in
+    chain order; just `[job_id]` for a unicast job."""
+    row = await DeploymentJob.select(DeploymentJob.chain).where(DeploymentJob.id == job_id).first()
+    if row is None or not row["chain"]:
+        return [job_id]
+    mates = await (
+        DeploymentJob.select(DeploymentJob.id)
+        .where((DeploymentJob.chain == row["chain"]) & (DeploymentJob.status == JobStatus.queued))
+        .order_by(DeploymentJob.id)
+    )
+    return sorted([job_id] + [m["id"] for m in mates if await claim(m["id"], worker)])
 
 
 async def queued_ids(limit: int = 20) -> list[int]:

@@ -91,6 +91,8 @@ class DeploymentJob(Table):
     worker = Varchar(length=120, default="", index=True)
     heartbeat_at = Timestamptz(null=True, default=None)
     attempts = Integer(default=0)
+    # Jobs of one chained deployment share this name (empty: unicast); their order is their id's.
+    chain = Varchar(length=40, default="", index=True)
 
 
 class DeploymentEvent(Table):

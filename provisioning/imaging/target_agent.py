@@ -2,10 +2,12 @@
 
 agent.py facts                 hardware inventory and candidate disks, as JSON
 agent.py write DISK MAP        decompressed mapped ranges on stdin -> DISK, then verify
+agent.py chain DISK MAP CONFIG  the same, the stream from stdin or the previous PC, forwarded on
 agent.py finish DISK           JSON spec on stdin: GPT repair, grow, personalise
 
-target_partitions.py and target_personalise.py travel beside it: every partition node it writes
-to is found through sysfs (or a loop device over the partition's bytes) and checked, never guessed.
+target_partitions.py, target_chain.py and target_personalise.py travel beside it: every partition
+node it writes to is found through sysfs (or a loop device over the partition's bytes) and
+checked, never guessed.
 """
 
 import hashlib
@@ -23,6 +25,10 @@ try:
     from provisioning.imaging import target_partitions as partitions  # on the server (tests)
 except ImportError:
     import target_partitions as partitions  # on the live system, next to agent.py
+try:
+    from provisioning.imaging import target_chain  # on the server (tests)
+except ImportError:
+    import target_chain  # on the live system, next to agent.py
 
 gpt_partitions = partitions.gpt_partitions
 _read = partitions.read_sysfs
@@ -173,15 +179,16 @@ def in_use(disk):
     return None
 
 
-def write(disk, map_path):
-    """Write the ranges from stdin; a second thread reads back and hashes each batch meanwhile."""
+def write(disk, map_path, source=None):
+    """Write the ranges from `source` (stdin); a second thread reads back and hashes each batch
+    meanwhile."""
     refusal = in_use(disk)
     if refusal:
         raise RuntimeError(refusal)
     with open(map_path) as f:
         block_map = json.load(f)
     ranges = block_map["ranges"]
-    source = sys.stdin.buffer
+    source = source or sys.stdin.buffer
     fd = os.open(disk, os.O_RDWR)
     bad, batches = [], queue.Queue(maxsize=4)
     failure = []
@@ -305,6 +312,8 @@ def main(argv):
             result = describe_disk(name)
         elif argv[1] == "write":
             result = write(argv[2], argv[3])
+        elif argv[1] == "chain":
+            return target_chain.main(argv, write)
         elif argv[1] == "finish":
             result = finish(argv[2], json.load(sys.stdin))
         else:

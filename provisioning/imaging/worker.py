@@ -46,6 +46,8 @@ class Worker:
         self.stale_after = stale_after
         self.runner = runner or self._deploy
         self.active: dict[int, asyncio.Task[None]] = {}
+        # A chain's first claimed job -> every job of the chain claimed with it, run together.
+        self.chains: dict[int, list[int]] = {}
 
     async def _deploy(self, job_id: int, worker: str) -> None:
         if self.options is None:
@@ -55,7 +57,11 @@ class Worker:
             except Invalid as error:
                 await jobs.finish(job_id, jobs.Progress(), worker, JobStatus.failed, str(error))
                 return
-        await deploy.run_claimed(job_id, worker, self.options)
+        chain = self.chains.get(job_id, [job_id])
+        if len(chain) > 1:
+            await deploy.run_claimed_chain(chain, worker, self.options)
+        else:
+            await deploy.run_claimed(job_id, worker, self.options)
 
     async def take_back(self) -> list[int]:
         """Settle the jobs (and SSH wipes) of workers that are gone or silent."""
@@ -70,6 +76,8 @@ class Worker:
         """Claim the oldest queued job another worker has not taken; None when there is none."""
         for job_id in await jobs.queued_ids():
             if await jobs.claim(job_id, self.name):
+                # Its chain's queued jobs are claimed at once, before another claim interleaves.
+                self.chains[job_id] = await jobs.claim_chain(job_id, self.name)
                 return job_id
         return None
 
@@ -85,6 +93,7 @@ class Worker:
                 await task
             finally:
                 self.active.pop(job_id, None)
+                self.chains.pop(job_id, None)
         return job_id
 
     async def drain(self) -> list[int]:
@@ -165,11 +174,13 @@ class Worker:
         for job_id, task in list(self.active.items()):
             if task in finished:
                 del self.active[job_id]
+                self.chains.pop(job_id, None)
 
     def _lost(self, held: set[int]) -> None:
         """Stop the jobs another worker took back (this one was silent too long)."""
         for job_id, task in self.active.items():
-            if job_id not in held and not task.done():
+            # A chain's run goes on while any of its jobs is still this worker's.
+            if held.isdisjoint(self.chains.get(job_id, [job_id])) and not task.done():
                 log.warning("Déploiement %s repris par un autre worker : arrêté ici.", job_id)
                 task.cancel()
 

@@ -12,8 +12,8 @@ import msgspec
 from inventory.commands import build
 from inventory.errors import DomainError, FieldInvalid
 from inventory.tags import TagError
-from provisioning.imaging import deploy, hostkeys, images
-from provisioning.imaging.catalogue import ImageAdd
+from provisioning.imaging import catalogue, deploy, hostkeys, images
+from provisioning.imaging.catalogue import ImageAdd, ImageExport
 from provisioning.imaging.deploy import DeploymentIn, TargetIn, parse_target
 from provisioning.imaging.transport import fetch_host_key
 from web.cli.base import fail, main, run_async
@@ -29,23 +29,67 @@ def image() -> None:
     pass
 
 
-@image.command("add", help="Ajouter une image : compresse ses plages utiles (zstd) et sa carte.")
-@click.argument("name")
+_COMPRESSED = (".zst", ".gz", ".gzip", ".xz", ".bz2")
+
+
+def _image_name(path: Path) -> str:
+    """debian-12.img.zst -> debian-12: the name an image takes from its file by default."""
+    name = path.name
+    for suffix in _COMPRESSED:
+        name = name.removesuffix(suffix)
+    return name.removesuffix(".img") or name
+
+
+@image.command(
+    "add",
+    help="Ajouter une image : compresse ses plages utiles (zstd) et sa carte. "
+    "Image brute : reemploi image add NOM --from debian.img. Image décrite par bmaptool : "
+    "reemploi image add --bmap debian.bmap debian.img.zst (brute, .zst, .gz, .xz ou .bz2 ; "
+    "chaque empreinte de la carte est vérifiée, rien n'est enregistré si l'une diffère).",
+)
+@click.argument("target", metavar="NOM|IMAGE")
 @click.option(
     "--from",
     "raw",
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Image disque brute (par exemple debian.img).",
+    help="Image disque (par exemple debian.img) ; alors l'argument est le nom de l'image.",
+)
+@click.option(
+    "--bmap",
+    "bmap_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Carte bmap 2.0 (bmaptool create) décrivant l'image ; sans --from, l'argument est "
+    "l'image elle-même.",
+)
+@click.option(
+    "--name", "given_name", help="Nom de l'image (avec --bmap ; par défaut, son fichier)."
 )
 @click.option("--version", "version", default="1", show_default=True, help="Version de l'image.")
-def image_add(name: str, raw: Path, version: str) -> None:
+def image_add(
+    target: str, raw: Path | None, bmap_file: Path | None, given_name: str | None, version: str
+) -> None:
+    if raw is None and bmap_file is None:
+        raise click.UsageError("Indiquez l'image brute avec --from, ou sa carte avec --bmap.")
+    if raw is None:
+        raw = Path(target)
+        if not raw.is_file():
+            raise click.BadParameter(f"Image introuvable : {target}", param_hint="IMAGE")
+        name = given_name or _image_name(raw)
+    else:
+        name = target
+    values = {"name": name, "file": raw.name, "version": version}
+    if bmap_file is not None:
+        values["bmap"] = bmap_file.name
     try:
-        command = build(
-            ImageAdd, {"name": name, "file": raw.name, "version": version}, strict=False
-        )
+        command = build(ImageAdd, values, strict=False)
         row = run_async(
-            images.add_image(command.name, raw, version=command.version, actor=f"cli:{_user()}")
+            images.add_image(
+                command.name,
+                raw,
+                version=command.version,
+                actor=f"cli:{_user()}",
+                bmap_file=bmap_file,
+            )
         )
     except DomainError as error:
         fail(error)
@@ -54,6 +98,26 @@ def image_add(name: str, raw: Path, version: str) -> None:
         f"{row['mapped_bytes']} utiles en {row['range_count']} plages, "
         f"{row['compressed_bytes']} compressés ; carte {row['map_sha256']}"
     )
+
+
+@image.command(
+    "export",
+    help="Écrire NOM.img.zst et NOM.bmap dans DOSSIER, pour bmaptool : "
+    "bmaptool copy DOSSIER/NOM.img.zst /dev/sdX (la carte est trouvée à côté).",
+)
+@click.argument("name", metavar="NOM")
+@click.argument(
+    "folder",
+    metavar="DOSSIER",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+def image_export(name: str, folder: Path) -> None:
+    try:
+        command = build(ImageExport, {"name": name, "folder": str(folder)}, strict=False)
+        data_file, map_file = run_async(catalogue.export(command))
+    except DomainError as error:
+        fail(error)
+    click.echo(f"Image écrite : {data_file}\nCarte bmap : {map_file}")
 
 
 @image.command("list", help="Lister les images : taille, taille utile, version, empreinte.")
@@ -121,8 +185,19 @@ def _parse_target(text: str) -> TargetIn:
     help="Clé privée SSH de l'atelier (par défaut $REEMPLOI_SSH_KEY ou ssh/id_ed25519 dans le "
     "dossier de données, comme le serveur).",
 )
+@click.option(
+    "--mode",
+    type=click.Choice([m.value for m in deploy.Mode]),
+    default=deploy.Mode.auto.value,
+    show_default=True,
+    help="chained : le serveur envoie au premier PC, chaque PC écrit et transmet au suivant sur "
+    "le réseau de l'atelier ; unicast : le serveur envoie à chaque PC ; auto : en chaîne dès "
+    "deux PC.",
+)
 @click.argument("targets", nargs=-1, required=True)
-def image_deploy(image_name: str, profile: str, key: Path | None, targets: tuple[str, ...]) -> None:
+def image_deploy(
+    image_name: str, profile: str, key: Path | None, mode: str, targets: tuple[str, ...]
+) -> None:
     parsed = [_parse_target(t) for t in targets]
     try:
         command = build(
@@ -131,6 +206,7 @@ def image_deploy(image_name: str, profile: str, key: Path | None, targets: tuple
                 "image": image_name,
                 "profile": profile,
                 "targets": [msgspec.structs.asdict(t) for t in parsed],
+                "mode": mode,
             },
             strict=False,
         )
@@ -140,7 +216,9 @@ def image_deploy(image_name: str, profile: str, key: Path | None, targets: tuple
     options = deploy.Options(pkey=pkey, actor=f"cli:{_user()}")
     try:
         finished = run_async(
-            deploy.deploy(command.image, command.profile, list(command.targets), options)
+            deploy.deploy(
+                command.image, command.profile, list(command.targets), options, command.mode
+            )
         )
     except (DomainError, TagError) as error:
         fail(error)

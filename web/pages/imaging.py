@@ -18,6 +18,8 @@ from litestar.response import Redirect, Template
 from inventory.errors import DomainError, FieldInvalid, Invalid
 from inventory.states import N_
 from inventory.tags import TagError
+from loans import programmes as programme_service
+from loans.tables import Programme
 from provisioning.imaging import catalogue, deploy, enrolment, hostkeys, jobs, profiles
 from provisioning.imaging.enrolment import HostKeyEnrol
 from web.accounts import Principal
@@ -101,11 +103,33 @@ async def _context(
         "images": await catalogue.offered(),
         "pins": await hostkeys.list_pins(),
         "profiles": list(profiles.PROFILES.values()),
+        "programmes": await _programmes_with_profile(),
+        "profile_labels": {p.name: p.label for p in profiles.PROFILES.values()},
+        "family_filter_text": profiles.FAMILY_FILTER_TEXT,
         "jobs": [{**j, **job_words(j)} for j in recent],
         "error": error,
         "error_field": field,
         "form": form or {},
     }
+
+
+async def _programmes_with_profile() -> list[dict[str, Any]]:
+    """Open programmes that name an imaging profile, for the form's Programme select."""
+    return await (
+        Programme.select(Programme.id, Programme.name, Programme.imaging_profile)
+        .where(Programme.archived_at.is_null() & (Programme.imaging_profile != ""))
+        .order_by(Programme.name)
+    )
+
+
+async def _profile_from_programme(data: dict[str, Any]) -> str:
+    """The profile the form asks for: the chosen programme's own, else the one selected."""
+    chosen = str(data.get("programme_id") or "").strip()
+    if chosen.isdigit():
+        programme = await programme_service.get_programme(int(chosen))
+        if programme["imaging_profile"]:
+            return programme["imaging_profile"]
+    return str(data.get("profile", ""))
 
 
 @get("/imaging", opt={"roles": WORKSHOP}, include_in_schema=False)
@@ -133,7 +157,10 @@ async def start_from_page(data: Form, principal: Caller) -> Redirect | Template:
     field = "targets"
     try:
         request = deploy.deployment_from_text(
-            str(data.get("image", "")), str(data.get("profile", "")), str(data.get("targets", ""))
+            str(data.get("image", "")),
+            await _profile_from_programme(data),
+            str(data.get("targets", "")),
+            str(data.get("mode", "") or "auto"),
         )
         field = ""
         try:
@@ -149,7 +176,7 @@ async def start_from_page(data: Form, principal: Caller) -> Redirect | Template:
         await deploy.enqueue(request, principal.actor)
     except FieldInvalid as error:
         where = error.field.split(".")[0]
-        field = where if where in ("image", "profile", "targets") else "targets"
+        field = where if where in ("image", "profile", "targets", "mode") else "targets"
         return Template(
             "imaging.html", context=await _context(_refusal(error), data, field), status_code=422
         )
