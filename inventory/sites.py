@@ -174,8 +174,8 @@ def _field(field: str, sentence: str) -> FieldInvalid:
 
 
 def check_site(data: SiteIn) -> SiteIn:
-    """The site as it will be stored (trimmed, phone in international form), or FieldInvalid
-    with a French sentence; writes nothing."""
+    """The site as it will be stored (trimmed; the phone kept as typed, as labels print it, and
+    turned international only in the export), or FieldInvalid with a French sentence."""
     data = checked(data)
     trimmed = {
         f: getattr(data, f).strip() if isinstance(getattr(data, f), str) else getattr(data, f)
@@ -196,10 +196,8 @@ def check_site(data: SiteIn) -> SiteIn:
     if trimmed["siret"] and not _SIRET.match(trimmed["siret"]):
         raise _field("siret", "14 chiffres (SIRET) ou W suivi de 9 chiffres (RNA).")
     if trimmed["phone"]:
-        phone = phone_international(trimmed["phone"])
-        if phone is None:
+        if phone_international(trimmed["phone"]) is None:
             raise _field("phone", "un numéro français, par exemple 04 72 10 20 30 ou +33472102030.")
-        trimmed["phone"] = phone
     if (trimmed["latitude"] is None) != (trimmed["longitude"] is None):
         raise _field("latitude", "indiquez la latitude et la longitude, ou aucune des deux.")
     for email in lists["emails"]:

@@ -95,7 +95,7 @@ def test_a_coordinator_puts_a_site_on_the_national_map(
     page.wait_for_url(f"{server}/sites")
     assert "exporté" in page.locator("#sites").inner_text()
     (site,) = run(sites.list_sites())
-    assert site.phone == "+33478001122" and site.opening_hours == "Tu-Fr 14:00-18:00; PH off"
+    assert site.phone == "04 78 00 11 22" and site.opening_hours == "Tu-Fr 14:00-18:00; PH off"
     page.goto(f"{server}/reports")
     with page.expect_download() as caught:
         page.click("#lieux-csv")
