@@ -16,7 +16,6 @@ import os
 import random
 import sys
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
@@ -58,15 +57,21 @@ ENGINE_FILES = ("wipe.py", "wipe_device.py", "disk_identity.py")
 ENGINE_NAME = "Réemploi effaceur"
 ENGINE_VERSION = "1.1"
 MiB = 1 << 20
-CHUNK = 16 * MiB  # large aligned writes: Python's per-call overhead vanishes at this size
+CHUNK = 4 * MiB  # large aligned requests; on SSDs and loop devices 4 MiB x 4 beat 16 MiB x 2
 PERIOD = MiB  # patterns repeat every MiB, so any MiB-aligned block has the same expected bytes
 SAMPLE_FRACTION = 0.10
-DEPTH = 2  # requests in flight, per direction
-# Read-back requests in flight while writing. Where reads and writes share one bandwidth (a
-# SATA link, this bench's loop device) any split only moves time between the two; 2 and 2
-# gave the shortest total there. Full-duplex devices (NVMe) do both at once.
-READ_DEPTH = 2
-FLUSH_EVERY = 16  # chunks written between cache flushes; the read-back trails the last flush
+# Requests in flight per direction, each thread with its own aligned buffer over disjoint
+# extents: an SSD, NVMe or loop device serves several at once, faster than dd's single one.
+DEPTH = 4
+FLUSH_EVERY = 16  # chunks written between flushes while reads trail; none in read-after-write
+# Overlap is measured before it is kept: PROBE_SECONDS (and PROBE_CHUNKS) of writing alone,
+# then as long with the read-back trailing; if reading costs the writer more than 10 %, as where
+# both share one bandwidth (SATA, this bench's loop device), the read-back waits for the last
+# flush. The probe is short: on such a device its reads and writes run at a fraction of speed.
+PROBE_SECONDS = 0.01
+PROBE_CHUNKS = DEPTH
+PROBE_MIN_SIZE = 256 * MiB  # below this, measuring costs more than a wrong guess
+OVERLAP_KEEPS = 0.9
 __all__ = ["MARKER_SIZE", "Device", "Progress", "Ticker", "WipeError"]
 __all__ += ["check_markers", "write_markers", "clear", "run_clear"]
 
@@ -84,9 +89,9 @@ class ClearResult:
     direct_io: bool
     sector_size: int
     sample_seed: int | None
-    write_seconds: float  # first write to the last flush
-    verify_seconds: float  # first read to the last comparison (overlapping the writes or not)
-    overlapped: bool = False  # the read-back ran while the last pass was being written
+    write_seconds: float  # first write to the return of the flush after the last write
+    verify_seconds: float  # time with read-back requests in flight (waits for flushes excluded)
+    overlapped: bool = False  # the read-back trailed the last pass's writing to its end
     total_seconds: float = 0.0
     tool: str = f"{ENGINE_NAME} {ENGINE_VERSION} (Python {sys.version.split()[0]})"
     details: dict[str, object] = field(default_factory=dict)
@@ -117,252 +122,279 @@ def passes_for(scheme: str, seed: int) -> list[Pass]:
     raise ValueError(f"Schéma d'écrasement inconnu : {scheme}")
 
 
-def write_pass(
-    device: Device,
-    one: Pass,
-    *,
-    step: int,
-    steps: int,
-    chunk: int,
-    progress: ProgressCallback | None,
-    stop: Callable[[], bool],
-) -> None:
-    """Write `one` over the whole device, DEPTH requests in flight, then fsync."""
-    buffer = filled_buffer(chunk, one.block)
-    view = memoryview(buffer)
-    ticker = Ticker("write", step, steps, device.size, progress)
-    pending: deque[tuple[int, int, Future[int]]] = deque()
-    offset = done = 0
-    # pwrite releases the GIL: a second request in flight keeps the device busy meanwhile.
-    with ThreadPoolExecutor(max_workers=DEPTH) as pool:
-        while offset < device.size or pending:
-            while offset < device.size and len(pending) < DEPTH:
-                if stop():
-                    raise WipeError("Effacement arrêté avant la fin.", status="interrupted")
-                device.check()
-                length = min(chunk, device.size - offset)
-                job = pool.submit(os.pwrite, device.fd, view[:length], offset)
-                pending.append((offset, length, job))
-                offset += length
-            at, length, job = pending.popleft()
-            try:
-                written = job.result()
-            except OSError as error:
-                raise io_error("d'écriture", device.path, at, error) from None
-            if written != length:
-                raise WipeError(f"Écriture incomplète sur {device.path} à l'octet {at}.")
-            done += length
-            ticker.update(done)
-    try:
-        os.fsync(device.fd)
-    except OSError as error:
-        raise io_error("de synchronisation", device.path, done, error) from None
-    if device.watch is not None:
-        device.watch.check(device.path, force=True)
-    ticker.update(done, final=True)
+def _write(fd: int, source: memoryview, offset: int) -> int:
+    """One write request (runs in a pool thread; pwrite releases the GIL)."""
+    return os.pwrite(fd, source, offset)
 
 
-def read_compare(
-    device: Device,
-    ranges: list[tuple[int, int]],
-    expected: bytearray,
-    ticker: Ticker,
-    stop: Callable[[], bool],
-) -> tuple[int, int | None]:
-    """Read `ranges` back and compare each with the start of `expected`.
-
-    Returns (bytes verified, offset of the first range that differs, or None). Reads run in a
-    thread while the previous range is compared, so comparing costs no device time.
-    """
-    drop_cache(device)
-    size = len(expected)
-    buffers = [mmap.mmap(-1, size) for _ in range(DEPTH)]
-    pending: deque[tuple[int, int, mmap.mmap, memoryview, Future[int]]] = deque()
-    queue = iter(ranges)
-    turn = done = 0
-    with ThreadPoolExecutor(max_workers=1) as pool:
-
-        def submit() -> None:
-            nonlocal turn
-            item = next(queue, None)
-            if item is None:
-                return
-            offset, length = item
-            buffer = buffers[turn % DEPTH]
-            turn += 1
-            part = memoryview(buffer)[:length]
-            job = pool.submit(os.preadv, device.fd, [part], offset)
-            pending.append((offset, length, buffer, part, job))
-
-        for _ in range(DEPTH):
-            submit()
-        while pending:
-            if stop():
-                raise WipeError("Vérification arrêtée avant la fin.", status="interrupted")
-            device.check()
-            offset, length, buffer, part, job = pending.popleft()
-            try:
-                got = job.result()
-            except OSError as error:
-                raise io_error("de lecture", device.path, offset, error) from None
-            if got != length:
-                raise WipeError(f"Lecture incomplète de {device.path} à l'octet {offset}.")
-            # bytearray == buffer compares with memcmp; memoryview == memoryview would not.
-            same = expected == buffer if length == size else expected[:length] == part
-            part.release()
-            if not same:
-                return done, offset
-            done += length
-            ticker.update(done)
-            submit()
-    ticker.update(done, final=True)
-    return done, None
+def _read_check(fd: int, buffer: mmap.mmap, expected: bytearray, offset: int, length: int) -> int:
+    """Read one range into `buffer` and compare it with `expected`: bytes read, or -1 if they
+    differ. The comparison runs in the same pool thread, while other reads are in flight."""
+    with memoryview(buffer) as whole, whole[:length] as part:
+        got = os.preadv(fd, [part], offset)
+        if got != length:
+            return got
+        # bytearray == mmap compares with memcmp; a memoryview on the left would not.
+        same = expected == buffer if length == len(buffer) else expected[:length] == part
+    return length if same else -1
 
 
-def full_ranges(size: int, chunk: int) -> list[tuple[int, int]]:
-    return [(offset, min(chunk, size - offset)) for offset in range(0, size, chunk)]
+class Lane:
+    """Wall time of one direction: when its first request left, and how long any was in flight."""
+
+    def __init__(self) -> None:
+        self.inflight = 0
+        self.first: float | None = None
+        self.since = 0.0
+        self.busy = 0.0
+
+    def start(self) -> None:
+        if self.inflight == 0:
+            self.since = time.monotonic()
+            self.first = self.since if self.first is None else self.first
+        self.inflight += 1
+
+    def stop(self) -> None:
+        self.inflight -= 1
+        if self.inflight == 0:
+            self.busy += time.monotonic() - self.since
+
+
+@dataclass
+class Timing:
+    """What a pass's pipeline measured; `mode` is how the read-back ran beside the writing."""
+
+    write_seconds: float = 0.0  # first write to the return of the flush after the last one
+    verify_seconds: float = 0.0  # time with read-back requests in flight
+    verify_span: float = 0.0  # first read to the last comparison, waits included
+    mode: str = "after"  # "after", "overlap", or "after (measured)" when the probe chose it
+    probe: dict[str, float] = field(default_factory=dict)
 
 
 class Pipeline:
-    """The last pass written and read back at once (see `write_and_verify`)."""
+    """Write one pass and read `ranges` back, DEPTH requests in flight in each direction.
 
-    def __init__(self, device: Device, one: Pass, chunk: int) -> None:
-        self.device, self.chunk, self.size = device, chunk, device.size
-        self.source = memoryview(filled_buffer(chunk, one.block))
-        self.expected = bytearray(one.block * (chunk // PERIOD))
-        self.buffers = [mmap.mmap(-1, chunk) for _ in range(READ_DEPTH)]
-        self.writes: deque[tuple[int, int, Future[int]]] = deque()
-        self.reads: deque[tuple[int, int, mmap.mmap, Future[int]]] = deque()
+    A range is read only once an fdatasync issued after its write has returned: what is
+    compared is what the drive committed, not its write cache. `mode` says when reads may run:
+    "after" (once the last write is flushed), "overlap" (trailing the flushes) or "probe"
+    (measure, then keep overlapping only if it does not slow the writer).
+    """
+
+    def __init__(
+        self,
+        device: Device,
+        block: bytes,
+        ranges: list[tuple[int, int]],
+        *,
+        chunk: int,
+        mode: str,
+        write: bool = True,
+    ) -> None:
+        self.device, self.chunk, self.size, self.ranges = device, chunk, device.size, ranges
+        self.source = memoryview(filled_buffer(chunk, block))
+        self.expected = bytearray(block * (chunk // PERIOD))
+        self.free = [mmap.mmap(-1, chunk) for _ in range(DEPTH)]
+        self.writes: dict[int, tuple[int, Future[int]]] = {}
+        self.reads: dict[int, tuple[int, mmap.mmap, Future[int]]] = {}
         self.flush: tuple[int, Future[None]] | None = None
-        self.write_at = self.written = self.flushed = self.read_at = self.verified = 0
-        self.turn = 0
+        self.done_writes: dict[int, int] = {}  # offset -> length, written beyond `written`
+        self.write_at = self.written = self.flushed = 0 if write else self.size
+        self.next_range = 0
+        self.verified: list[tuple[int, int]] = []
         self.mismatch: int | None = None
+        self.mode = "probe-a" if mode == "probe" else mode
+        self.timing = Timing(mode="overlap" if mode == "overlap" else "after")
+        self.write_lane, self.read_lane = Lane(), Lane()
+        self.probe_at = (time.monotonic(), 0)
+
+    @property
+    def reading(self) -> bool:
+        return self.mode in ("overlap", "probe-b") or self.flushed == self.size
 
     def submit(self, pool: ThreadPoolExecutor) -> list[Future[Any]]:
-        """Keep DEPTH writes and READ_DEPTH reads in flight, and one flush; what is in flight."""
+        """Keep DEPTH writes and DEPTH reads in flight, and one flush; return what is in flight."""
         fd, chunk, size = self.device.fd, self.chunk, self.size
-        while self.write_at < size and len(self.writes) < DEPTH:
+        stopping = self.mismatch is not None
+        while not stopping and self.write_at < size and len(self.writes) < DEPTH:
             length = min(chunk, size - self.write_at)
-            job = pool.submit(os.pwrite, fd, self.source[:length], self.write_at)
-            self.writes.append((self.write_at, length, job))
+            self.write_lane.start()
+            job = pool.submit(_write, fd, self.source[:length], self.write_at)
+            self.writes[self.write_at] = (length, job)
             self.write_at += length
-        while self.read_at < self.flushed and len(self.reads) < READ_DEPTH:
-            length = min(chunk, size - self.read_at)
-            buffer = self.buffers[self.turn % READ_DEPTH]
-            self.turn += 1
-            job = pool.submit(os.preadv, fd, [memoryview(buffer)[:length]], self.read_at)
-            self.reads.append((self.read_at, length, buffer, job))
-            self.read_at += length
+        while not stopping and self.reading and self.free and self.next_range < len(self.ranges):
+            offset, length = self.ranges[self.next_range]
+            if offset + length > self.flushed:
+                break
+            buffer = self.free.pop()
+            self.read_lane.start()
+            job = pool.submit(_read_check, fd, buffer, self.expected, offset, length)
+            self.reads[offset] = (length, buffer, job)
+            self.next_range += 1
         unflushed = self.written - self.flushed
+        every = {"overlap": FLUSH_EVERY, "after": size // chunk + 1}.get(self.mode, PROBE_CHUNKS)
         if (
             self.flush is None
             and unflushed
-            and (unflushed >= FLUSH_EVERY * chunk or self.written == size)
+            and (unflushed >= every * chunk or self.written == size)
         ):
-            self.flush = (self.written, pool.submit(os.fsync, fd))
+            self.write_lane.start()
+            self.flush = (self.written, pool.submit(os.fdatasync, fd))
         return (
-            [job for *_, job in self.writes]
-            + [job for *_, job in self.reads]
+            [job for _, job in self.writes.values()]
+            + [job for *_, job in self.reads.values()]
             + ([self.flush[1]] if self.flush else [])
         )
 
-    def collect(self) -> tuple[int, int]:
-        """Settle what finished, in order; (bytes newly written, bytes newly verified)."""
+    def collect(self) -> tuple[bool, bool]:
+        """Settle what finished; (something newly written, something newly verified)."""
         path = self.device.path
-        wrote = checked = 0
-        while self.writes and self.writes[0][2].done():
-            at, length, job = self.writes.popleft()
+        wrote = checked = False
+        for at, (length, job) in list(self.writes.items()):
+            if not job.done():
+                continue
+            del self.writes[at]
+            self.write_lane.stop()
             try:
                 done = job.result()
             except OSError as error:
                 raise io_error("d'écriture", path, at, error) from None
             if done != length:
                 raise WipeError(f"Écriture incomplète sur {path} à l'octet {at}.")
-            self.written += length
-            wrote += length
+            self.done_writes[at] = length
+        while self.written in self.done_writes:
+            self.written += self.done_writes.pop(self.written)
+            wrote = True
         if self.flush is not None and self.flush[1].done():
             upto, job = self.flush
             self.flush = None
+            self.write_lane.stop()
             try:
                 job.result()
             except OSError as error:
                 raise io_error("de synchronisation", path, upto, error) from None
             self.flushed = upto
-        while self.reads and self.reads[0][3].done() and self.mismatch is None:
-            at, length, buffer, job = self.reads.popleft()
+            if upto == self.size:
+                self.timing.write_seconds = time.monotonic() - (self.write_lane.first or 0.0)
+        for at, (length, buffer, job) in list(self.reads.items()):
+            if not job.done():
+                continue
+            del self.reads[at]
+            self.free.append(buffer)
+            self.read_lane.stop()
             try:
                 got = job.result()
             except OSError as error:
                 raise io_error("de lecture", path, at, error) from None
-            if got != length:
+            if got == -1:
+                self.mismatch = at if self.mismatch is None else min(at, self.mismatch)
+            elif got != length:
                 raise WipeError(f"Lecture incomplète de {path} à l'octet {at}.")
-            # bytearray == mmap compares with memcmp; a memoryview on the left would not.
-            if length == self.chunk:
-                same = self.expected == buffer
             else:
-                same = self.expected[:length] == memoryview(buffer)[:length]
-            if not same:
-                self.mismatch = at
-                break
-            self.verified += length
-            checked += length
+                self.verified.append((at, length))
+                checked = True
+        if self.mode.startswith("probe") or (self.mode == "overlap" and self.timing.probe):
+            self._probe()
         return wrote, checked
 
+    def _probe(self) -> None:
+        """Write alone (a), with the read-back trailing (b), alone again (c); keep overlapping
+        while the writer keeps OVERLAP_KEEPS of its better lone pace (full-duplex devices),
+        else read back after the last flush. A wrong overlap costs the most: doubt goes to
+        "after", and an overlap kept is checked again every FLUSH_EVERY chunks."""
+        now = time.monotonic()
+        # Windows start once the pool is warm (a), reads are in flight (b), reads drained (c).
+        if (
+            (self.mode == "probe-a" and self.written < DEPTH * self.chunk)
+            or (self.mode == "probe-b" and self.read_lane.first is None)
+            or (self.mode == "probe-c" and self.reads)
+        ):
+            self.probe_at = (now, self.written)
+            return
+        started, base = self.probe_at
+        seconds, wrote = now - started, self.written - base
+        window = FLUSH_EVERY if self.mode == "overlap" else PROBE_CHUNKS
+        if seconds < PROBE_SECONDS or wrote < window * self.chunk:
+            return
+        rates = self.timing.probe
+        rates[self.mode] = wrote / seconds
+        self.probe_at = (now, self.written)
+        following = {"probe-a": "probe-b", "probe-b": "probe-c"}
+        if self.mode in following:
+            self.mode = following[self.mode]
+            return
+        lone = max(rates["probe-a"], rates.get("probe-c", 0.0))
+        kept = rates["overlap" if self.mode == "overlap" else "probe-b"] / lone
+        self.mode = "overlap" if kept >= OVERLAP_KEEPS else "after"
+        self.timing.mode = "overlap" if kept >= OVERLAP_KEEPS else "after (measured)"
 
-def write_and_verify(
+    def bytes_verified(self) -> int:
+        """Bytes read back and found right, up to the first range that differs."""
+        limit = self.size if self.mismatch is None else self.mismatch
+        return sum(length for at, length in self.verified if at < limit)
+
+    def finished(self) -> bool:
+        if self.mismatch is not None:
+            return not self.writes and not self.reads and self.flush is None
+        return self.flushed == self.size and self.next_range == len(self.ranges) and not self.reads
+
+
+def run_pass(
     device: Device,
-    one: Pass,
+    block: bytes,
+    ranges: list[tuple[int, int]],
     *,
-    step: int,
-    steps: int,
     chunk: int,
-    progress: ProgressCallback | None,
-    stop: Callable[[], bool],
-) -> tuple[int, int, int | None, float, float]:
-    """Write `one` and read it back at once: (written, verified, mismatch, write s, read s).
+    mode: str,
+    write: bool = True,
+    tickers: tuple[Ticker | None, Ticker | None] = (None, None),
+    progress: ProgressCallback | None = None,
+    stop: Callable[[], bool] = lambda: False,
+) -> tuple[int, int, int | None, Timing]:
+    """Write `block` over the device (unless `write` is False) and read `ranges` back:
+    (bytes written, bytes verified, offset of the first range that differs or None, timing).
 
-    Writes and reads keep large aligned requests in flight (DEPTH, READ_DEPTH): the device is
-    never idle, and where it can write and read at once the read-back costs almost no time. A
-    range is read only once a flush issued after its write has returned: what is compared is
-    what the drive committed, not its write cache. The reader trails by at most FLUSH_EVERY
-    chunks.
+    The read-back ticker speaks only once every write is flushed: one phase at a time.
     """
     drop_cache(device)
-    line = Pipeline(device, one, chunk)
-    writing = Ticker("write", step, steps, device.size, progress)
-    reading = Ticker("verify", steps, steps, device.size, None)  # speaks once writing is done
-    started = time.monotonic()
-    write_end: float | None = None
-    read_start: float | None = None
-    with ThreadPoolExecutor(max_workers=2 * DEPTH + 1) as pool:
-        while line.verified < device.size and line.mismatch is None:
-            if stop():
-                raise WipeError("Effacement arrêté avant la fin.", status="interrupted")
-            device.check()
-            pending = line.submit(pool)
-            if read_start is None and line.reads:
-                read_start = time.monotonic()
-            wait(pending, return_when=FIRST_COMPLETED)
-            wrote, checked = line.collect()
-            if wrote:
-                writing.update(line.written)
-            if write_end is None and line.flushed == device.size:
-                write_end = time.monotonic()
-                if device.watch is not None:
-                    device.watch.check(device.path, force=True)
-                writing.update(line.written, final=True)
-                reading.callback = progress
-            if checked:
-                reading.update(line.verified)
-    ended = time.monotonic()
-    reading.update(line.verified, final=True)
-    return (
-        line.written,
-        line.verified,
-        line.mismatch,
-        (write_end or ended) - started,
-        ended - (read_start or ended),
-    )
+    line = Pipeline(device, block, ranges, chunk=chunk, mode=mode, write=write)
+    writing, reading = tickers
+    announced = False
+    try:
+        with ThreadPoolExecutor(max_workers=2 * DEPTH + 1) as pool:
+            while not line.finished():
+                if stop():
+                    raise WipeError("Effacement arrêté avant la fin.", status="interrupted")
+                device.check()
+                wait(line.submit(pool), return_when=FIRST_COMPLETED)
+                wrote, checked = line.collect()
+                if wrote and writing is not None:
+                    writing.update(line.written)
+                if not announced and line.flushed == device.size:
+                    announced = True
+                    if write and device.watch is not None:
+                        device.watch.check(device.path, force=True)
+                    if writing is not None:
+                        writing.update(line.written, final=True)
+                    if reading is not None:
+                        reading.callback = progress
+                if checked and reading is not None:
+                    reading.update(line.bytes_verified())
+    finally:
+        for buffer in line.free:
+            buffer.close()
+    if reading is not None:
+        reading.update(line.bytes_verified(), final=True)
+    timing = line.timing
+    if line.mode == "probe-b":  # too small to decide: the read-back trailed the writes
+        timing.mode = "overlap"
+    timing.verify_seconds = line.read_lane.busy
+    if line.read_lane.first is not None:
+        timing.verify_span = time.monotonic() - line.read_lane.first
+    return line.written, line.bytes_verified(), line.mismatch, timing
+
+
+def full_ranges(size: int, chunk: int) -> list[tuple[int, int]]:
+    return [(offset, min(chunk, size - offset)) for offset in range(0, size, chunk)]
 
 
 def sample_blocks(size: int, seed: int, fraction: float = SAMPLE_FRACTION) -> list[int]:
@@ -395,12 +427,12 @@ def clear(
     stop: Callable[[], bool] = lambda: False,
     chunk: int = CHUNK,
     seed: int | None = None,
-    overlap: bool = True,
+    overlap: bool | None = None,
 ) -> ClearResult:
     """Overwrite every addressable byte of `path`, then read it back; raise WipeError on failure.
 
-    With a full read-back and `overlap`, the last pass is read back while it is being written
-    (`write_and_verify`); otherwise the read-back follows the writing.
+    A full read-back of the last pass trails its writing when `overlap` is True, follows it when
+    False; None measures which is faster on this device (`Pipeline`, mode "probe").
     """
     if verify not in ("full", "sample"):
         raise ValueError(f"Vérification inconnue : {verify}")
@@ -413,42 +445,44 @@ def clear(
         if chunk % PERIOD or device.sector > PERIOD:
             raise ValueError("La taille des blocs doit être un multiple de 1 Mio.")
         steps = len(passes) + 1
-        pipelined = overlap and verify == "full"
-        started = time.monotonic()
-        for step, one in enumerate(passes[:-1] if pipelined else passes, start=1):
-            write_pass(
-                device, one, step=step, steps=steps, chunk=chunk, progress=progress, stop=stop
-            )
-        if pipelined:
-            before = time.monotonic()
-            written, checked, mismatch, write_last, verify_seconds = write_and_verify(
-                device, passes[-1], step=len(passes), steps=steps, chunk=chunk,
-                progress=progress, stop=stop,
-            )  # fmt: skip
-            write_seconds = before - started + write_last
-            bytes_written = written  # short of the size only when a mismatch stopped it
+        if verify != "full" or overlap is False:
+            mode = "after"
+        elif overlap or device.size < PROBE_MIN_SIZE:
+            mode = "overlap"
         else:
-            wrote = time.monotonic()
-            if verify == "full":
-                ranges = full_ranges(device.size, chunk)
-                expected = bytearray(passes[-1].block * (chunk // PERIOD))
-            else:
-                ranges = sample_ranges(device.size, seed)
-                expected = bytearray(passes[-1].block)
-            total = sum(length for _, length in ranges)
-            ticker = Ticker("verify", steps, steps, total, progress)
-            checked, mismatch = read_compare(device, ranges, expected, ticker, stop)
-            write_seconds = wrote - started
-            verify_seconds = time.monotonic() - wrote
-            bytes_written = device.size
+            mode = "probe"
+        started = time.monotonic()
+        for step, one in enumerate(passes[:-1], start=1):
+            writing = Ticker("write", step, steps, device.size, progress)
+            run_pass(device, one.block, [], chunk=chunk, mode="after", tickers=(writing, None),
+                     stop=stop)  # fmt: skip
+        before = time.monotonic()
+        if verify == "full":
+            ranges = full_ranges(device.size, chunk)
+        else:
+            ranges = sample_ranges(device.size, seed)
+        total = sum(length for _, length in ranges)
+        tickers = (
+            Ticker("write", len(passes), steps, device.size, progress),
+            Ticker("verify", steps, steps, total, None),  # speaks once writing is done
+        )
+        written, checked, mismatch, timing = run_pass(
+            device, passes[-1].block, ranges, chunk=chunk, mode=mode, tickers=tickers,
+            progress=progress, stop=stop,
+        )  # fmt: skip
         if device.watch is not None:
             device.watch.check(path, force=True)
-        details: dict[str, object] = {}
+        details: dict[str, object] = {"read_back": timing.mode}
+        details["verify_span_seconds"] = round(timing.verify_span, 3)
+        if timing.probe:
+            details["probe_write_mb_s"] = {
+                name: round(rate / 1e6) for name, rate in timing.probe.items()
+            }
         if mismatch is not None:
             details["mismatch_offset"] = mismatch
         return ClearResult(
             size_bytes=device.size,
-            bytes_written=bytes_written,
+            bytes_written=written,  # short of the size only when a mismatch stopped it
             passes=[p.name for p in passes],
             verify_mode=verify,
             verified_bytes=checked,
@@ -456,9 +490,9 @@ def clear(
             direct_io=device.direct,
             sector_size=device.sector,
             sample_seed=seed if verify == "sample" or scheme != "zeros" else None,
-            write_seconds=write_seconds,
-            verify_seconds=verify_seconds,
-            overlapped=pipelined,
+            write_seconds=before - started + timing.write_seconds,
+            verify_seconds=timing.verify_seconds,
+            overlapped=timing.mode == "overlap",
             total_seconds=time.monotonic() - started,
             details=details,
         )
@@ -492,7 +526,8 @@ def run_clear(
     refused = disk_identity.open_hidden_areas(identity)
     if refused is None:
         # A hard disk has one head: reading while writing would only make it seek back and forth.
-        overlap = (identity.is_loop or not identity.rotational) if overlap is None else overlap
+        if overlap is None and identity.rotational and not identity.is_loop:
+            overlap = False  # otherwise the engine measures which is faster (`clear`)
         try:
             result = clear(
                 identity.path, scheme=report["scheme"], verify=verify, progress=progress,

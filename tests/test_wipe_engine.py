@@ -12,6 +12,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -157,9 +158,9 @@ def test_read_back_finds_a_block_that_does_not_match(tmp_path: Path) -> None:
         opened = wipe.Device(device, write=False)
         try:
             ranges = wipe.full_ranges(opened.size, 16 * MiB)
-            ticker = wipe.Ticker("verify", 1, 1, opened.size, None)
-            expected = bytearray(16 * MiB)
-            checked, mismatch = wipe.read_compare(opened, ranges, expected, ticker, lambda: False)
+            _, checked, mismatch, _ = wipe.run_pass(
+                opened, bytes(MiB), ranges, chunk=16 * MiB, mode="after", write=False
+            )
         finally:
             opened.close()
         assert mismatch == 16 * MiB and checked == 16 * MiB
@@ -249,17 +250,120 @@ def test_overlapped_read_back_reports_the_first_range_that_differs(
                 other = mmap.mmap(-1, self.chunk)  # aligned, as O_DIRECT needs
                 other.write(b"\x5a" * self.chunk)
                 job = pool.submit(os.pwrite, self.device.fd, other, self.write_at)
-                self.writes.append((self.write_at, self.chunk, job))
+                self.writes[self.write_at] = (self.chunk, job)
                 self.write_at += self.chunk
             return super().submit(pool)
 
     monkeypatch.setattr(wipe, "Pipeline", Corrupted)
     monkeypatch.setattr(wipe, "FLUSH_EVERY", 1)
+    monkeypatch.setattr(wipe, "DEPTH", 2)  # so that a submit round stops at the third chunk
     with loop_device(tmp_path, 32 * MiB) as device:
         result = wipe.clear(device, verify="full", chunk=4 * MiB)
         assert result.overlapped and not result.verify_passed
         assert result.details["mismatch_offset"] == 8 * MiB
         assert result.verified_bytes == 8 * MiB and result.bytes_written <= 32 * MiB
+
+
+class InFlight:
+    """Counts the engine's requests in flight (each held a little, so that concurrent ones
+    meet) and notes what the flushes covered; one chunk is written with other bytes."""
+
+    def __init__(self, corrupt_at: int) -> None:
+        self.lock = threading.Lock()
+        self.now = {"write": 0, "read": 0}
+        self.most = {"write": 0, "read": 0}
+        self.written: set[int] = set()
+        self.flushed: set[int] = set()
+        self.read_early: list[int] = []
+        self.corrupt_at = corrupt_at
+        self.real = (wipe._write, wipe._read_check, os.fdatasync)
+
+    def _enter(self, kind: str) -> None:
+        with self.lock:
+            self.now[kind] += 1
+            self.most[kind] = max(self.most[kind], self.now[kind])
+
+    def _leave(self, kind: str) -> None:
+        with self.lock:
+            self.now[kind] -= 1
+
+    def write(self, fd: int, source: memoryview, offset: int) -> int:
+        self._enter("write")
+        try:
+            time.sleep(0.02)
+            if offset == self.corrupt_at:  # a drive that acknowledges but keeps other bytes
+                other = mmap.mmap(-1, len(source))  # aligned, as O_DIRECT needs
+                other.write(b"\x5a" * len(source))
+                return self.real[0](fd, memoryview(other), offset)
+            return self.real[0](fd, source, offset)
+        finally:
+            with self.lock:
+                self.written.add(offset)
+            self._leave("write")
+
+    def read(self, fd: int, buffer: mmap.mmap, expected: bytearray, at: int, n: int) -> int:
+        with self.lock:
+            if at not in self.flushed:
+                self.read_early.append(at)
+        self._enter("read")
+        try:
+            time.sleep(0.02)
+            return self.real[1](fd, buffer, expected, at, n)
+        finally:
+            self._leave("read")
+
+    def fdatasync(self, fd: int) -> None:
+        with self.lock:
+            covered = set(self.written)  # what was written before this flush was issued
+        self.real[2](fd)
+        with self.lock:
+            self.flushed |= covered
+
+
+@pytest.mark.parametrize("overlap", [True, False, None])
+def test_several_requests_in_flight_and_a_corrupted_range_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overlap: bool | None
+) -> None:
+    """Writes and reads really are concurrent (up to DEPTH each), a range is read only after
+    a flush that followed its write, and the chunk the drive did not keep is reported, with
+    only the chunks before it counted as verified."""
+    chunk = 4 * MiB
+    spy = InFlight(corrupt_at=5 * chunk)
+    monkeypatch.setattr(wipe, "_write", spy.write)
+    monkeypatch.setattr(wipe, "_read_check", spy.read)
+    monkeypatch.setattr(os, "fdatasync", spy.fdatasync)
+    if overlap is None:  # the measuring mode, on a device small enough for a test
+        monkeypatch.setattr(wipe, "PROBE_MIN_SIZE", 0)
+        monkeypatch.setattr(wipe, "PROBE_SECONDS", 0.0)
+        monkeypatch.setattr(wipe, "PROBE_CHUNKS", 1)
+    with loop_device(tmp_path, 64 * MiB) as device:
+        result = wipe.clear(device, verify="full", chunk=chunk, overlap=overlap)
+    assert spy.most["write"] == wipe.DEPTH >= 2 and spy.most["read"] >= 2
+    assert spy.read_early == []
+    assert not result.verify_passed and result.details["mismatch_offset"] == 5 * chunk
+    assert result.verified_bytes == 5 * chunk
+    assert result.details["read_back"] in ("overlap", "after", "after (measured)")
+    if overlap is None:
+        assert set(result.details["probe_write_mb_s"]) >= {"probe-a", "probe-b"}  # type: ignore[arg-type]
+
+
+def test_a_hard_disk_reads_back_after_writing_and_a_large_ssd_measures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read-after-write is forced where asked (hard disks); a device big enough is measured
+    and the choice is recorded with the probe's figures."""
+    with loop_device(tmp_path, 48 * MiB, random_fill=False) as device:
+        after = wipe.clear(device, verify="full", overlap=False)
+        assert not after.overlapped and after.details["read_back"] == "after"
+        assert after.verify_passed and after.verified_bytes == 48 * MiB
+        monkeypatch.setattr(wipe, "PROBE_MIN_SIZE", 32 * MiB)
+        monkeypatch.setattr(wipe, "PROBE_CHUNKS", 1)
+        measured = wipe.clear(device, verify="full", chunk=MiB)
+        assert measured.verify_passed and measured.verified_bytes == 48 * MiB
+        assert measured.details["read_back"] in ("overlap", "after", "after (measured)")
+        assert measured.overlapped == (measured.details["read_back"] == "overlap")
+        assert "probe-a" in measured.details["probe_write_mb_s"]  # type: ignore[operator]
+        assert cmp_zero(device, 48 * MiB)
 
 
 def test_the_engine_runs_alone_as_on_the_live_system(tmp_path: Path) -> None:
