@@ -223,11 +223,11 @@ class Relay:
             "token": member.token,
             "forward": forward,
         }
-        path = f"{remote.workdir}/chaine-{secrets.token_hex(4)}.json"
-        remote.put(path, json.dumps(config).encode())
         channel = remote.transport.open_session(window_size=WINDOW, max_packet_size=32768)
         member.channel = channel
-        channel.exec_command(remote.command("chain", run.disk, run.map_path, path))
+        # The configuration is stdin's first line (no round trip to write a file first).
+        channel.exec_command(remote.command("chain", run.disk, run.map_path, "-"))
+        channel.sendall(json.dumps(config).encode() + b"\n")
         member.lines = channel.makefile("rb")
         if not listen:
             return 0

@@ -10,6 +10,9 @@ Blocking SSH work runs in threads while the job's progress is saved every half s
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import hashlib
 import io
 import json
 import logging
@@ -24,8 +27,9 @@ from typing import Any
 import paramiko
 
 from inventory import devices
-from inventory.errors import DomainError
+from inventory.errors import DomainError, Invalid
 from provisioning.imaging import images, inventory_collect, jobs, personalise, profiles, remote_wipe
+from provisioning.imaging.blockmap import BlockMap
 from provisioning.imaging.hostkeys import PinnedKeyPolicy, load_pins
 from provisioning.imaging.tables import JobStatus
 from provisioning.imaging.target_agent import choose_disk, internal
@@ -53,11 +57,31 @@ class StepFailed(RuntimeError):
 class Remote:
     """The blocking SSH half of one job."""
 
-    def __init__(self, transport: paramiko.Transport):
+    def __init__(
+        self, transport: paramiko.Transport, files: dict[str, bytes] | None = None, first: str = ""
+    ):
         self.transport = transport
-        # One round trip: a fresh folder and the agent with its modules, sent as a tar stream.
+        # One round trip: a fresh folder and the agent with its modules (and `files`, such as
+        # the block map), sent as a tar stream; then the agent's `first` command, if any.
         line = 'd=$(mktemp -d /tmp/reemploi.XXXXXX) && tar -x -C "$d" && echo "$d"'
-        self.workdir = run(transport, line, _agent_tar())[1].decode().strip()
+        if first:
+            line += f' && {PATH} && python3 "$d/agent.py" {shlex.quote(first)}'
+        status, out, err = run(transport, line, _agent_tar(files or {}), check=False)
+        said = out.decode(errors="replace").strip().splitlines()
+        if not said or not said[0].startswith("/tmp/reemploi."):
+            text = err.decode(errors="replace").strip() or "\n".join(said)
+            raise RemoteError(f"« mktemp » a échoué ({status}) : {text[-500:]}")
+        self.workdir = said[0]
+        # The first command's answer (an error when it failed or said nothing).
+        self.first: dict[str, Any] = {}
+        if first:
+            try:
+                self.first = json.loads(said[-1]) if len(said) > 1 else {}
+            except ValueError:
+                self.first = {}
+            if status != 0 or not self.first:
+                detail = err.decode(errors="replace").strip()[-300:]
+                self.first.setdefault("error", f"l'agent ne répond pas ({status}) : {detail}")
 
     def put(self, path: str, data: bytes) -> None:
         run(self.transport, f"cat > {shlex.quote(path)}", data)
@@ -87,16 +111,35 @@ class Remote:
             self.transport.close()
 
 
-def _agent_tar() -> bytes:
-    """agent.py and the modules it imports, as an uncompressed tar."""
+def _agent_tar(files: dict[str, bytes]) -> bytes:
+    """agent.py, the modules it imports and `files`, as an uncompressed tar."""
     out = io.BytesIO()
+    shipped = [("agent.py", AGENT), *((n, AGENT.with_name(n)) for n in AGENT_MODULES)]
+    contents = [(name, path.read_bytes()) for name, path in shipped] + list(files.items())
     with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, path in [("agent.py", AGENT), *((n, AGENT.with_name(n)) for n in AGENT_MODULES)]:
-            data = path.read_bytes()
+        for name, data in contents:
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(data), 0o600
             tar.addfile(info, io.BytesIO(data))
     return out.getvalue()
+
+
+@functools.lru_cache(maxsize=8)
+def _read_map(path: str, stamp: tuple[int, int]) -> tuple[BlockMap, bytes, str]:
+    block_map = BlockMap.from_json(json.loads(Path(path).read_bytes()))
+    canonical = block_map.canonical()
+    return block_map, canonical, hashlib.sha256(canonical).hexdigest()
+
+
+def block_map(image: dict[str, Any]) -> tuple[BlockMap, bytes]:
+    """The image's checked block map and its canonical bytes, parsed once per process (a table
+    of PCs shares one image); a map file changed on disk is read and checked again."""
+    path = images.map_path(image)
+    st = path.stat()
+    found, canonical, sha = _read_map(str(path), (st.st_mtime_ns, st.st_size))
+    if sha != image["map_sha256"]:
+        raise Invalid(f"La carte de blocs de l'image {image['name']} est altérée.")
+    return found, canonical
 
 
 def chunks(path: Path, size: int = 1024 * 1024):
@@ -135,6 +178,7 @@ class JobRun:
         self.disk = ""
         self.map_path = ""
         self.ended = False
+        self.inventory: asyncio.Future[None] | None = None
 
     @property
     def tag(self) -> str:
@@ -160,7 +204,11 @@ class JobRun:
         self.observe()
 
     async def open(self) -> None:
-        """Every step before the ranges: connect, inventory, wipe if needed, disk, block map."""
+        """Every step before the ranges: connect, the disks, wipe if needed, the disk chosen.
+
+        The agent and the block map travel in one round trip; the full hardware inventory
+        (lshw, dmidecode, smartctl) runs on its own channel while the ranges are written, and
+        is stored before the result (`conclude`)."""
         target, options = self.target, self.options
         await self.save()
         policy = PinnedKeyPolicy(await load_pins(), target.port)
@@ -174,21 +222,25 @@ class JobRun:
             )
         )
         try:
-            session: Remote = await self.step(Remote, transport)
+            map_bytes = block_map(self.image)[1]
+            session: Remote = await self.step(Remote, transport, {"map.json": map_bytes}, "disks")
         except BaseException:
             transport.close()
             raise
         self.remote = session
+        self.map_path = f"{session.workdir}/map.json"
         self.progress.enter("inventory")
-        raw = await self.step(session.agent, "facts")
-        await inventory_collect.store(self.device["id"], inventory_collect.summarise(raw))
+        if "error" in session.first:
+            raise StepFailed(session.first["error"])
+        disks = session.first["disks"]
+        self.inventory = asyncio.ensure_future(self._inventory(session))
         self.progress.enter("wipe")
         facts = await devices.device_facts(await devices.get_device(self.tag))
         if not facts.disks_sanitized:
             if target.disk:
                 to_wipe = [await self.step(session.agent, "identify", target.disk)]
             else:
-                to_wipe = internal(raw["disks"])
+                to_wipe = internal(disks)
             if not to_wipe:
                 raise StepFailed("aucun disque interne à effacer n'a été trouvé")
             try:
@@ -200,9 +252,25 @@ class JobRun:
                 raise StepFailed(str(error)) from None
             self.progress.enter("wipe", ", ".join(r["certificate_id"] or "" for r in wiped))
         self.progress.enter("disk")
-        self.disk = target.disk or _choose(raw["disks"])
-        self.map_path = f"{session.workdir}/map.json"
-        await self.step(session.put, self.map_path, images.load_map(self.image).canonical())
+        self.disk = target.disk or _choose(disks)
+
+    async def _inventory(self, session: Remote) -> None:
+        raw = await in_thread(session.agent, "facts")
+        await inventory_collect.store(self.device["id"], inventory_collect.summarise(raw))
+
+    async def inventoried(self) -> None:
+        """Wait for the inventory taken during the transfer; its failure fails the job."""
+        if self.inventory is not None:
+            await self.inventory
+
+    async def drop_inventory(self) -> None:
+        """Stop waiting for an inventory the job no longer needs (it failed or ended)."""
+        task, self.inventory = self.inventory, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
 
     async def write_unicast(self) -> dict[str, Any]:
         """The ranges from this server alone, decompressed on the PC, written and verified."""
@@ -224,13 +292,14 @@ class JobRun:
         """Check the read-back, repair the GPT, grow, personalise, record: the job passes."""
         assert self.remote is not None
         session, image, profile = self.remote, self.image, self.profile
-        block_map = images.load_map(image)
+        ranges = len(block_map(image)[0].ranges)
         self.progress.enter("verify", f"{written['verified']}/{written['ranges']}")
-        if written["verified"] != written["ranges"] or written["ranges"] != len(block_map.ranges):
+        if written["verified"] != written["ranges"] or written["ranges"] != ranges:
             raise StepFailed(
                 f"{written['ranges'] - written['verified']} plage(s) relue(s) avec une empreinte "
                 f"différente (décalages {written['bad_offsets']})"
             )
+        await self.inventoried()
         self.progress.enter("finish")
         spec = personalise.spec_for(self.tag, profile, image)
         finished = await self.step(
@@ -263,6 +332,7 @@ class JobRun:
             )
 
     async def close(self) -> None:
+        await self.drop_inventory()
         if self.remote is not None:
             remote, self.remote = self.remote, None
             await in_thread(remote.close)

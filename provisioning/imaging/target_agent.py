@@ -1,8 +1,10 @@
 """Run by the live system's python3 (standard library only), sent over SSH at each deployment.
 
 agent.py facts                 hardware inventory and candidate disks, as JSON
+agent.py disks                 the candidate disks alone (fast: no lshw, no smartctl)
 agent.py write DISK MAP        decompressed mapped ranges on stdin -> DISK, then verify
 agent.py chain DISK MAP CONFIG  the same, the stream from stdin or the previous PC, forwarded on
+                               (CONFIG "-": the first line of stdin)
 agent.py finish DISK           JSON spec on stdin: GPT repair, grow, personalise
 
 target_partitions.py, target_chain.py and target_personalise.py travel beside it: every partition
@@ -232,18 +234,9 @@ def write(disk, map_path, source=None):
 
 
 def grow_last(disk):
-    """Move the backup GPT to the disk's end and grow the last partition to fill the disk.
-
-    One sgdisk call: each one syncs and waits a second for the kernel to reread the table.
-    """
-    last = max(gpt_partitions(disk), key=lambda p: p["first"])
-    n = last["number"]
-    sh(
-        "sgdisk", "-e", "-d", str(n), "-n", f"{n}:{last['first']}:0", "-t", f"{n}:{last['type']}",
-        "-u", f"{n}:{last['guid']}", "-c", f"{n}:{last['name']}", disk,
-    )  # fmt: skip
-    sh("sgdisk", "-v", disk)
-    return max(gpt_partitions(disk), key=lambda p: p["first"])
+    """Move the backup GPT to the disk's end and grow the last partition to fill the disk
+    (written here: sgdisk would wait a second for the kernel at each call)."""
+    return partitions.grow_gpt(disk)
 
 
 def _personaliser():
@@ -305,6 +298,8 @@ def main(argv):
     try:
         if argv[1] == "facts":
             result = facts()
+        elif argv[1] == "disks":
+            result = {"disks": candidate_disks()}
         elif argv[1] == "identify":
             name = os.path.basename(os.path.realpath(argv[2]))
             if not os.path.isdir(f"/sys/block/{name}"):

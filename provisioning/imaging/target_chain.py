@@ -211,9 +211,12 @@ def _watch_stdin(holder, forwarder):
 
 def chain(disk, map_path, config_path, write_from):
     """Receive (stdin or hop), write through `write_from(disk, map_path, stream)`, forward."""
-    with open(config_path) as f:
-        config = json.load(f)
-    os.unlink(config_path)  # the tokens are used once
+    if config_path == "-":  # the first line of stdin: the token never touches the disk
+        config = json.loads(sys.stdin.buffer.readline() or b"{}")
+    else:
+        with open(config_path) as f:
+            config = json.load(f)
+        os.unlink(config_path)  # the tokens are used once
     listener = None
     if config.get("listen"):
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -6,14 +6,17 @@ kernel made no partition nodes (a loop device without partscan), a loop device i
 the partition's byte range. Each node is checked against sysfs before it is used.
 """
 
+import fcntl
 import os
 import stat
 import struct
 import subprocess
 import uuid
+import zlib
 
 SYS = "/sys"
 SECTOR = 512
+BLKRRPART = 0x125F  # _IO(0x12, 95): reread the partition table
 
 
 class NotOurs(RuntimeError):
@@ -64,6 +67,72 @@ def gpt_partitions(disk):
             }
         )
     return parts
+
+
+def _crc(data):
+    return zlib.crc32(data) & 0xFFFFFFFF
+
+
+def _header_crc(header, size):
+    return _crc(header[:16] + bytes(4) + header[20:size])
+
+
+def grow_gpt(disk):
+    """Move the backup GPT to the disk's end and grow the last partition to the last usable
+    sector, in one write and without sgdisk's one-second wait before its reread.
+
+    Both CRCs are checked before anything is written and the table read back after; the
+    kernel is asked to reread once (BLKRRPART), which a busy or partitionless disk may refuse.
+    """
+    fd = os.open(disk, os.O_RDWR)
+    try:
+        sectors = os.lseek(fd, 0, os.SEEK_END) // SECTOR
+        header = bytearray(os.pread(fd, SECTOR, SECTOR))
+        if header[:8] != b"EFI PART":
+            raise RuntimeError("pas de table de partitions GPT")
+        size = struct.unpack_from("<I", header, 12)[0]
+        entries_lba, count, entry_size = struct.unpack_from("<QII", header, 72)
+        table = bytearray(os.pread(fd, count * entry_size, entries_lba * SECTOR))
+        if struct.unpack_from("<I", header, 16)[0] != _header_crc(header, size) or (
+            struct.unpack_from("<I", header, 88)[0] != _crc(table)
+        ):
+            raise RuntimeError("table GPT principale corrompue (somme de contrôle)")
+        table_sectors = -(-count * entry_size // SECTOR)
+        backup_lba = sectors - 1
+        last_usable = backup_lba - table_sectors - 1
+        used = [i for i in range(count) if table[i * entry_size : i * entry_size + 16] != bytes(16)]
+        if not used:
+            raise RuntimeError("table GPT sans partition")
+        last = max(used, key=lambda i: struct.unpack_from("<Q", table, i * entry_size + 32)[0])
+        if struct.unpack_from("<Q", table, last * entry_size + 40)[0] > last_usable:
+            raise RuntimeError("la dernière partition dépasse la fin du disque")
+        struct.pack_into("<Q", table, last * entry_size + 40, last_usable)
+        struct.pack_into("<Q", header, 32, backup_lba)
+        struct.pack_into("<Q", header, 48, last_usable)
+        struct.pack_into("<I", header, 88, _crc(table))
+        struct.pack_into("<I", header, 16, _header_crc(header, size))
+        backup = bytearray(header)
+        struct.pack_into("<QQ", backup, 24, backup_lba, 1)
+        struct.pack_into("<Q", backup, 72, last_usable + 1)
+        struct.pack_into("<I", backup, 16, _header_crc(backup, size))
+        mbr = bytearray(os.pread(fd, SECTOR, 0))
+        if mbr[510:512] == b"\x55\xaa" and mbr[446 + 4] == 0xEE:  # the protective MBR
+            struct.pack_into("<I", mbr, 446 + 12, min(sectors - 1, 0xFFFFFFFF))
+            os.pwrite(fd, bytes(mbr), 0)
+        os.pwrite(fd, bytes(table), (last_usable + 1) * SECTOR)
+        os.pwrite(fd, bytes(backup), backup_lba * SECTOR)
+        os.pwrite(fd, bytes(table), entries_lba * SECTOR)
+        os.pwrite(fd, bytes(header), SECTOR)
+        os.fsync(fd)
+        if bytes(os.pread(fd, SECTOR, backup_lba * SECTOR)[:size]) != bytes(backup[:size]):
+            raise RuntimeError("la table GPT de secours n'a pas été relue à l'identique")
+        try:
+            fcntl.ioctl(fd, BLKRRPART)
+        except OSError:
+            pass  # a loop device without partitions, or in use: PartitionDevice asks partx
+    finally:
+        os.close(fd)
+    return max(gpt_partitions(disk), key=lambda p: p["first"])
 
 
 def device_number(node):
