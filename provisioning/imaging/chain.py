@@ -290,11 +290,12 @@ class Relay:
                 transport.join(2)  # a dropped connection: let paramiko notice it
             if transport is None or not transport.is_active():
                 outcome = RemoteError("la connexion SSH a été perdue")
-            elif status == -1 and not member.aborted:
+            elif outcome is None and status == -1 and not member.aborted:
                 outcome = RemoteError("la connexion SSH a été perdue (agent tué)")
             elif outcome is None:
                 outcome = StepFailed(f"l'agent s'est arrêté sans résultat ({status})")
             elif not outcome.get("upstream"):
+                # The agent said why before its exit status came (late on a loaded machine).
                 outcome = StepFailed(outcome["error"])
         channel.close()
         self.events.put(("end", round_, member, outcome))
