@@ -26,35 +26,13 @@ from inventory.tables import Device, Donation, Event
 from loans import checkout
 from loans.reports import impact
 from tests.support import loan_setup, run, signature_png
+from tests.test_station_api_db import DISK as STATION_DISK
+from tests.test_station_api_db import PASSED
 
 pytestmark = pytest.mark.db
 WEEE = "BSD-2026-0042"
-DISK = {
-    "model": "SanDisk SDSSDH3 250G",
-    "size_bytes": 250059350016,
-    "manufacturer": "SanDisk",
-    "media_type": "SSD",
-    "transport": "sata",
-    "rotational": False,
-    "hidden_areas": "pas de HPA, pas de DCO",
-    "method_type": "clear",
-    "verification_method": "sample",
-    "station": "banc-2",
-    "host": "banc-2.local",
-    "pid": 4242,
-    "pid_start": 1,
-}
-PASSED = {
-    "status": "passed",
-    "method_type": "clear",
-    "method": "overwrite",
-    "method_details": "Écrasement de chaque secteur adressable : 1 passe de zéros",
-    "tool": "Réemploi effaceur 1.0 (Python 3.11.7)",
-    "verification_method": "sample",
-    "verification_result": "passed",
-    "verified_bytes": 25005935002,
-    "bytes_written": 250059350016,
-}
+# The station API tests' disk and passed result; each laptop here has its own serial.
+DISK = {k: v for k, v in STATION_DISK.items() if k != "serial"}
 
 
 @pytest.fixture
